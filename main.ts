@@ -1,0 +1,60 @@
+/**
+ * metallite's entry point: parses the command line and runs the daemon or a one-shot command.
+ * @module
+ */
+import { HELP_TEXT, parseCommandLine, UsageError } from "./src/config/flags.ts";
+import { runDaemon } from "./src/daemon/mod.ts";
+import { createLogger } from "./src/log/mod.ts";
+import { VERSION } from "./src/version.ts";
+
+const encoder = new TextEncoder();
+
+function print(text: string): void {
+  Deno.stdout.writeSync(encoder.encode(text));
+}
+
+function fail(message: string, code: number): never {
+  Deno.stderr.writeSync(encoder.encode(`metallite: ${message}\n`));
+  Deno.exit(code);
+}
+
+/** Runs metallite with the given arguments and returns the process exit status. */
+export async function main(args: readonly string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCommandLine(args, { env: (name) => Deno.env.get(name), hostname: () => Deno.hostname() });
+  } catch (error) {
+    if (error instanceof UsageError) fail(error.message, 2);
+    throw error;
+  }
+  switch (command.kind) {
+    case "help":
+      print(HELP_TEXT);
+      return 0;
+    case "version":
+      print(`metallite ${VERSION} (deno ${Deno.version.deno}, ${Deno.build.target})\n`);
+      return 0;
+    case "status":
+      fail("status is not available yet", 1);
+      break;
+    case "run": {
+      const log = createLogger({ level: command.options.logLevel, format: command.options.logFormat });
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      Deno.addSignalListener("SIGTERM", onSignal);
+      Deno.addSignalListener("SIGINT", onSignal);
+      try {
+        await runDaemon({ run: command.options, log, stopSignal: stop.signal });
+      } finally {
+        Deno.removeSignalListener("SIGTERM", onSignal);
+        Deno.removeSignalListener("SIGINT", onSignal);
+      }
+      return 0;
+    }
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
