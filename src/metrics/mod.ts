@@ -17,7 +17,7 @@ export interface MetricOptions {
   labelNames?: readonly string[];
   /**
    * Most series kept. A label value taken from the outside (a peer's MAC, say) must not grow memory without bound,
-   * so past this many series, new label sets are folded into one series with every label "other". Default 1000.
+   * so past this many series, new label sets are folded into one extra series with every label "other". Default 1000.
    */
   maxSeries?: number;
 }
