@@ -15,7 +15,7 @@ step() {
 }
 step fmt "$deno" fmt --check
 step lint "$deno" lint
-step check "$deno" check main.ts src tests bench scripts
+step check "$deno" check
 step bundle "$deno" task bundle
 
 log=$(mktemp)
