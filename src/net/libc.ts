@@ -43,6 +43,9 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  // open(const char *, int, ...) is variadic; the mode is never needed here (no O_CREAT).
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  setns: { parameters: ["i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The libc symbol table type, for callers that want to name it. */
@@ -267,6 +270,14 @@ export const SHUT_RD = 0;
 export const SHUT_WR = 1;
 /** SHUT_RDWR, include/linux/net.h */
 export const SHUT_RDWR = 2;
+
+// ---- Files and namespaces: uapi/asm-generic/fcntl.h, uapi/linux/sched.h ----
+/** O_RDONLY, uapi/asm-generic/fcntl.h */
+export const O_RDONLY = 0;
+/** O_CLOEXEC, uapi/asm-generic/fcntl.h */
+export const O_CLOEXEC = 0o2000000;
+/** CLONE_NEWNET (setns: the calling thread's network namespace), uapi/linux/sched.h */
+export const CLONE_NEWNET = 0x40000000;
 
 // ---- errno values: uapi/asm-generic/errno-base.h, uapi/asm-generic/errno.h ----
 /** EPERM, errno-base.h */

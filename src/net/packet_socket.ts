@@ -1,0 +1,338 @@
+/**
+ * `PacketSocket`: an AF_PACKET/SOCK_RAW socket bound to one interface and one ethertype, filtered in the kernel by a
+ * classic BPF program, that receives without ever blocking Deno's event loop.
+ *
+ * The socket is nonblocking. Receiving drains it with `recvfrom` until EAGAIN, then waits in `poll` on a Deno
+ * worker thread (`nonblocking` FFI) over the socket and an eventfd. `close()` writes the eventfd so that poll
+ * returns, waits for it, and only then closes both descriptors: a thread blocked in `recv` on an AF_PACKET socket is
+ * not woken by `close`, and closing a descriptor another thread still polls could let it watch a reused number.
+ * @module
+ */
+
+import { type BpfInstruction, encodeBpf } from "./bpf.ts";
+import { interfaceInfo } from "./interface.ts";
+import {
+  AF_PACKET,
+  check,
+  EAGAIN,
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  EINTR,
+  errno,
+  htons,
+  libc,
+  LibcError,
+  MSG_TRUNC,
+  PACKET_ADD_MEMBERSHIP,
+  PACKET_DROP_MEMBERSHIP,
+  PACKET_MR_MULTICAST,
+  POLLIN,
+  POLLNVAL,
+  SO_ATTACH_FILTER,
+  SO_RCVBUF,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+  SOL_PACKET,
+  SOL_SOCKET,
+} from "./libc.ts";
+
+/** A frame as read from a packet socket. */
+export interface ReceivedFrame {
+  /** The frame from the Ethernet header on (no FCS), at most the socket's `maxFrameBytes`. */
+  bytes: Uint8Array;
+  /** The frame's real length; larger than `bytes.length` when it was truncated. */
+  length: number;
+  /** True when the frame was longer than the receive buffer and was cut. */
+  truncated: boolean;
+  /** `sll_pkttype`: 0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 sent by this host. */
+  pktType: number;
+}
+
+/**
+ * What the ARP and NDP responders need from a socket on one interface; {@link PacketSocket} implements it and tests
+ * pass fakes.
+ */
+export interface FrameSocket {
+  /** Interface name, e.g. "eth0". */
+  readonly interfaceName: string;
+  /** Kernel interface index. */
+  readonly interfaceIndex: number;
+  /** The interface's MAC address (6 bytes). */
+  readonly mac: Uint8Array;
+  /** Sends one complete Ethernet frame; throws on failure (e.g. a `LibcError` with ENOBUFS or ENETDOWN). */
+  send(frame: Uint8Array): void;
+  /** Frames as they arrive, until the socket is closed. Only one reader at a time. */
+  frames(): AsyncIterable<ReceivedFrame>;
+  /** Joins a link-layer multicast group (e.g. 33:33:ff:xx:xx:xx for an IPv6 solicited-node group). */
+  addMembership(mac: Uint8Array): void;
+  /** Leaves a group joined with `addMembership`. */
+  dropMembership(mac: Uint8Array): void;
+  /** Stops reading and releases the socket; resolves once nothing is waiting on it any more. */
+  close(): Promise<void>;
+}
+
+/** Options for {@link PacketSocket.open}. */
+export interface PacketSocketOptions {
+  /** Interface to bind to, e.g. "eth0". */
+  interface: string;
+  /** Ethertype to receive, e.g. `ETH_P_ARP` (0x0806) or `ETH_P_IPV6` (0x86dd). */
+  protocol: number;
+  /** Classic BPF program run by the kernel on every frame; without one every frame of `protocol` is delivered. */
+  filter?: readonly BpfInstruction[];
+  /** Largest frame kept; longer ones are reported as truncated. Default 9216 (jumbo frames). */
+  maxFrameBytes?: number;
+  /** SO_RCVBUF in bytes; default the kernel's. */
+  receiveBufferBytes?: number;
+  /** Frames read in one go before waiting in poll again, which lets timers run under a flood. Default 64. */
+  batchSize?: number;
+}
+
+/** Counters a packet socket keeps about itself. */
+export interface PacketSocketStats {
+  /** Frames delivered to the reader. */
+  received: number;
+  /** Frames longer than the receive buffer (delivered with `truncated: true`). */
+  truncated: number;
+  /** Receive errors other than EAGAIN (e.g. ENETDOWN when the link went down). */
+  errors: number;
+}
+
+const SOCKADDR_LL_SIZE = 20;
+const PACKET_MREQ_SIZE = 16;
+const SOCK_FPROG_SIZE = 16;
+const POLLFD_SIZE = 8;
+
+/** A `struct sockaddr_ll` for bind(): family, protocol (network order), ifindex; the rest zero. */
+function sockaddrLl(protocol: number, index: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(SOCKADDR_LL_SIZE);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, AF_PACKET, true);
+  view.setUint16(2, htons(protocol), true);
+  view.setInt32(4, index, true);
+  return out;
+}
+
+/** A `struct packet_mreq` for a multicast MAC on one interface. */
+function packetMreq(index: number, mac: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (mac.length !== 6) throw new TypeError(`A multicast MAC has 6 bytes, not ${mac.length}`);
+  const out = new Uint8Array(PACKET_MREQ_SIZE);
+  const view = new DataView(out.buffer);
+  view.setInt32(0, index, true);
+  view.setUint16(4, PACKET_MR_MULTICAST, true);
+  view.setUint16(6, 6, true);
+  out.set(mac, 8);
+  return out;
+}
+
+/** Attaches a classic BPF program: `struct sock_fprog` is a 16-bit length and, 8 bytes in, a pointer to the code. */
+function attachFilter(fd: number, program: readonly BpfInstruction[], context: string): void {
+  const code = encodeBpf(program);
+  const fprog = new Uint8Array(SOCK_FPROG_SIZE);
+  const view = new DataView(fprog.buffer);
+  view.setUint16(0, program.length, true);
+  view.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(code))), true);
+  check(
+    "setsockopt(SO_ATTACH_FILTER)",
+    libc().setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, SOCK_FPROG_SIZE),
+    context,
+  );
+}
+
+/**
+ * An AF_PACKET raw socket on one interface (needs CAP_NET_RAW and `--allow-ffi`).
+ * @example
+ * const socket = PacketSocket.open({ interface: "eth0", protocol: ETH_P_ARP, filter: arpRequestFilter() });
+ * for await (const frame of socket.frames()) handle(frame.bytes);
+ * await socket.close(); // from elsewhere: ends the loop above
+ */
+export class PacketSocket implements FrameSocket {
+  readonly interfaceName: string;
+  readonly interfaceIndex: number;
+  readonly mac: Uint8Array;
+  /** Counters about this socket. */
+  readonly stats: PacketSocketStats = { received: 0, truncated: 0, errors: 0 };
+  readonly #fd: number;
+  readonly #wakeFd: number;
+  readonly #buffer: Uint8Array<ArrayBuffer>;
+  readonly #from = new Uint8Array(SOCKADDR_LL_SIZE);
+  readonly #fromLength = new Uint8Array(4);
+  readonly #pollFds = new Uint8Array(2 * POLLFD_SIZE);
+  readonly #batchSize: number;
+  #pending: Promise<number> | undefined;
+  #reading = false;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    fd: number,
+    wakeFd: number,
+    info: { name: string; index: number; mac: Uint8Array },
+    options: PacketSocketOptions,
+  ) {
+    this.#fd = fd;
+    this.#wakeFd = wakeFd;
+    this.interfaceName = info.name;
+    this.interfaceIndex = info.index;
+    this.mac = info.mac;
+    this.#buffer = new Uint8Array(options.maxFrameBytes ?? 9216);
+    this.#batchSize = options.batchSize ?? 64;
+    const view = new DataView(this.#pollFds.buffer);
+    view.setInt32(0, fd, true);
+    view.setInt16(4, POLLIN, true);
+    view.setInt32(POLLFD_SIZE, wakeFd, true);
+    view.setInt16(POLLFD_SIZE + 4, POLLIN, true);
+  }
+
+  /**
+   * Opens and binds the socket. Throws a `LibcError` naming the failed call (EPERM without CAP_NET_RAW, ENODEV for
+   * an unknown interface) and a `TypeError` for a bad interface name.
+   */
+  static open(options: PacketSocketOptions): PacketSocket {
+    const maxFrameBytes = options.maxFrameBytes ?? 9216;
+    if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 64 || maxFrameBytes > 65536) {
+      throw new RangeError(`maxFrameBytes must be an integer from 64 to 65536, not ${maxFrameBytes}`);
+    }
+    if (!Number.isInteger(options.protocol) || options.protocol <= 0 || options.protocol > 0xffff) {
+      throw new RangeError(`protocol must be an ethertype from 1 to 0xffff, not ${options.protocol}`);
+    }
+    const context = `interface ${JSON.stringify(options.interface)}`;
+    const lib = libc();
+    // Protocol 0 receives nothing until bind(), so no unfiltered frame can queue up before the filter is attached.
+    const fd = check("socket(AF_PACKET)", lib.socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), context);
+    let wakeFd = -1;
+    try {
+      const info = interfaceInfo(options.interface, fd);
+      if (options.filter !== undefined) attachFilter(fd, options.filter, context);
+      if (options.receiveBufferBytes !== undefined) {
+        const size = new Uint8Array(4);
+        new DataView(size.buffer).setInt32(0, options.receiveBufferBytes, true);
+        check("setsockopt(SO_RCVBUF)", lib.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4), context);
+      }
+      check("bind(AF_PACKET)", lib.bind(fd, sockaddrLl(options.protocol, info.index), SOCKADDR_LL_SIZE), context);
+      wakeFd = check("eventfd", lib.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), context);
+      return new PacketSocket(fd, wakeFd, info, options);
+    } catch (error) {
+      lib.close(fd);
+      if (wakeFd >= 0) lib.close(wakeFd);
+      throw error;
+    }
+  }
+
+  /** Sends one Ethernet frame out of the bound interface; throws a `LibcError` on failure. */
+  send(frame: Uint8Array): void {
+    if (this.#closed) throw new Error(`Cannot send on closed packet socket (interface ${this.interfaceName})`);
+    const sent = Number(libc().send(this.#fd, frame as Uint8Array<ArrayBuffer>, BigInt(frame.length), 0));
+    if (sent < 0) throw new LibcError("send", errno(), `interface ${JSON.stringify(this.interfaceName)}`);
+  }
+
+  /** Joins a link-layer multicast group on the bound interface. */
+  addMembership(mac: Uint8Array): void {
+    this.#membership(PACKET_ADD_MEMBERSHIP, mac);
+  }
+
+  /** Leaves a link-layer multicast group. */
+  dropMembership(mac: Uint8Array): void {
+    this.#membership(PACKET_DROP_MEMBERSHIP, mac);
+  }
+
+  #membership(option: number, mac: Uint8Array): void {
+    if (this.#closed) return;
+    const name = option === PACKET_ADD_MEMBERSHIP ? "PACKET_ADD_MEMBERSHIP" : "PACKET_DROP_MEMBERSHIP";
+    const request = packetMreq(this.interfaceIndex, mac);
+    check(`setsockopt(${name})`, libc().setsockopt(this.#fd, SOL_PACKET, option, request, PACKET_MREQ_SIZE));
+  }
+
+  /** Frames as they arrive, until `close()`. Only one reader may iterate at a time. */
+  async *frames(): AsyncGenerator<ReceivedFrame, void, undefined> {
+    if (this.#reading) throw new Error(`Packet socket on ${this.interfaceName} already has a reader`);
+    this.#reading = true;
+    try {
+      let batch = 0;
+      let failures = 0;
+      while (!this.#closed) {
+        // Waiting in poll after a batch also returns to the event loop, so a flood cannot starve timers.
+        const frame = batch >= this.#batchSize || failures >= 8 ? "again" : this.#receiveOne();
+        if (frame === "again") {
+          batch = 0;
+          failures = 0;
+          if (!await this.#wait()) return;
+        } else if (frame === "error") {
+          failures++;
+        } else {
+          batch++;
+          yield frame;
+        }
+      }
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  /** Reads one frame without blocking. */
+  #receiveOne(): ReceivedFrame | "again" | "error" {
+    const lib = libc();
+    new DataView(this.#fromLength.buffer).setUint32(0, SOCKADDR_LL_SIZE, true);
+    const n = Number(
+      lib.recvfrom(this.#fd, this.#buffer, BigInt(this.#buffer.length), MSG_TRUNC, this.#from, this.#fromLength),
+    );
+    if (n < 0) {
+      const code = errno();
+      if (code === EAGAIN) return "again";
+      if (code !== EINTR) this.stats.errors++;
+      return "error";
+    }
+    const truncated = n > this.#buffer.length;
+    if (truncated) this.stats.truncated++;
+    this.stats.received++;
+    return {
+      bytes: this.#buffer.slice(0, Math.min(n, this.#buffer.length)),
+      length: n,
+      truncated,
+      pktType: this.#from[10] ?? 0,
+    };
+  }
+
+  /** Waits until the socket is readable; false once the socket is being closed. */
+  async #wait(): Promise<boolean> {
+    if (this.#closed) return false;
+    const view = new DataView(this.#pollFds.buffer);
+    view.setInt16(6, 0, true);
+    view.setInt16(POLLFD_SIZE + 6, 0, true);
+    this.#pending = libc().pollAsync(this.#pollFds, 2n, -1);
+    let ready: number;
+    try {
+      ready = await this.#pending;
+    } finally {
+      this.#pending = undefined;
+    }
+    if (this.#closed) return false;
+    // -1 comes from the worker thread, whose errno is out of reach (EINTR in practice): just look again.
+    if (ready < 0) return true;
+    const socketEvents = view.getInt16(6, true);
+    const wakeEvents = view.getInt16(POLLFD_SIZE + 6, true);
+    return (socketEvents & POLLNVAL) === 0 && (wakeEvents & POLLIN) === 0;
+  }
+
+  /** Ends `frames()`, waits until poll has returned, then closes the socket and the eventfd. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    const lib = libc();
+    const one = new Uint8Array(8);
+    new DataView(one.buffer).setBigUint64(0, 1n, true);
+    lib.write(this.#wakeFd, one, 8n);
+    if (this.#pending !== undefined) await this.#pending.catch(() => 0);
+    lib.close(this.#fd);
+    lib.close(this.#wakeFd);
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
