@@ -160,3 +160,12 @@ export interface Secret extends KubeObject {
 
 /** The label that excludes a node from external load balancers (honoured by MetalLB and metallite). */
 export const EXCLUDE_FROM_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+/**
+ * A metallb.io object (IPAddressPool, L2Advertisement, BGPPeer...): spec and status are left untyped here and
+ * validated field by field where they are read (src/config), since they come straight from users' YAML.
+ */
+export interface MetallbObject extends KubeObject {
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+}
