@@ -4,6 +4,9 @@
  * @module
  */
 export * from "./bpf.ts";
+export * from "./clock.ts";
+export * from "./ethernet.ts";
 export * from "./interface.ts";
 export * from "./libc.ts";
+export * from "./mac.ts";
 export * from "./packet_socket.ts";

@@ -62,14 +62,22 @@ export interface FrameSocket {
   readonly mac: Uint8Array;
   /** Sends one complete Ethernet frame; throws on failure (e.g. a `LibcError` with ENOBUFS or ENETDOWN). */
   send(frame: Uint8Array): void;
-  /** Frames as they arrive, until the socket is closed. Only one reader at a time. */
-  frames(): AsyncIterable<ReceivedFrame>;
+  /** Frames as they arrive, until the socket is closed or `signal` aborts. Only one reader at a time. */
+  frames(options?: FramesOptions): AsyncIterable<ReceivedFrame>;
+  /** Replaces the kernel filter (atomically: no frame sees no filter), e.g. when the set of owned VIPs changes. */
+  setFilter(program: readonly BpfInstruction[]): void;
   /** Joins a link-layer multicast group (e.g. 33:33:ff:xx:xx:xx for an IPv6 solicited-node group). */
   addMembership(mac: Uint8Array): void;
   /** Leaves a group joined with `addMembership`. */
   dropMembership(mac: Uint8Array): void;
   /** Stops reading and releases the socket; resolves once nothing is waiting on it any more. */
   close(): Promise<void>;
+}
+
+/** Options for {@link FrameSocket.frames}. */
+export interface FramesOptions {
+  /** Ends the iteration (the socket stays open) when aborted. */
+  signal?: AbortSignal;
 }
 
 /** Options for {@link PacketSocket.open}. */
@@ -226,6 +234,12 @@ export class PacketSocket implements FrameSocket {
     if (sent < 0) throw new LibcError("send", errno(), `interface ${JSON.stringify(this.interfaceName)}`);
   }
 
+  /** Replaces the kernel filter; SO_ATTACH_FILTER swaps programs atomically. */
+  setFilter(program: readonly BpfInstruction[]): void {
+    if (this.#closed) return;
+    attachFilter(this.#fd, program, `interface ${JSON.stringify(this.interfaceName)}`);
+  }
+
   /** Joins a link-layer multicast group on the bound interface. */
   addMembership(mac: Uint8Array): void {
     this.#membership(PACKET_ADD_MEMBERSHIP, mac);
@@ -243,14 +257,17 @@ export class PacketSocket implements FrameSocket {
     check(`setsockopt(${name})`, libc().setsockopt(this.#fd, SOL_PACKET, option, request, PACKET_MREQ_SIZE));
   }
 
-  /** Frames as they arrive, until `close()`. Only one reader may iterate at a time. */
-  async *frames(): AsyncGenerator<ReceivedFrame, void, undefined> {
+  /** Frames as they arrive, until `close()` or until `signal` aborts. Only one reader may iterate at a time. */
+  async *frames(options: FramesOptions = {}): AsyncGenerator<ReceivedFrame, void, undefined> {
     if (this.#reading) throw new Error(`Packet socket on ${this.interfaceName} already has a reader`);
     this.#reading = true;
+    const signal = options.signal;
+    const wake = (): void => this.#wake();
+    signal?.addEventListener("abort", wake, { once: true });
     try {
       let batch = 0;
       let failures = 0;
-      while (!this.#closed) {
+      while (!this.#closed && !signal?.aborted) {
         // Waiting in poll after a batch also returns to the event loop, so a flood cannot starve timers.
         const frame = batch >= this.#batchSize || failures >= 8 ? "again" : this.#receiveOne();
         if (frame === "again") {
@@ -265,6 +282,9 @@ export class PacketSocket implements FrameSocket {
         }
       }
     } finally {
+      signal?.removeEventListener("abort", wake);
+      // An abort leaves the eventfd counter set; reset it so the next reader does not stop at once.
+      if (!this.#closed) libc().read(this.#wakeFd, new Uint8Array(8), 8n);
       this.#reading = false;
     }
   }
@@ -293,7 +313,14 @@ export class PacketSocket implements FrameSocket {
     };
   }
 
-  /** Waits until the socket is readable; false once the socket is being closed. */
+  /** Makes a pending (or the next) poll return through the eventfd. */
+  #wake(): void {
+    const one = new Uint8Array(8);
+    new DataView(one.buffer).setBigUint64(0, 1n, true);
+    libc().write(this.#wakeFd, one, 8n);
+  }
+
+  /** Waits until the socket is readable; false once the socket is being closed or the reader was told to stop. */
   async #wait(): Promise<boolean> {
     if (this.#closed) return false;
     const view = new DataView(this.#pollFds.buffer);
@@ -323,9 +350,7 @@ export class PacketSocket implements FrameSocket {
   async #close(): Promise<void> {
     this.#closed = true;
     const lib = libc();
-    const one = new Uint8Array(8);
-    new DataView(one.buffer).setBigUint64(0, 1n, true);
-    lib.write(this.#wakeFd, one, 8n);
+    this.#wake();
     if (this.#pending !== undefined) await this.#pending.catch(() => 0);
     lib.close(this.#fd);
     lib.close(this.#wakeFd);

@@ -4,7 +4,8 @@ import { assembleBpf, BPF_ACCEPT, BPF_DROP } from "./bpf.ts";
 import { interfaceInfo, isNoSuchInterface } from "./interface.ts";
 import { ETH_P_ARP, ETH_P_IPV6, libc, LibcError } from "./libc.ts";
 import { PacketSocket, type ReceivedFrame } from "./packet_socket.ts";
-import { createNetnsPair, formatMac, inNetns, realSocketSkipReason } from "./testing.ts";
+import { formatMac } from "./mac.ts";
+import { createNetnsPair, inNetns, realSocketSkipReason } from "./testing.ts";
 
 const skip = realSocketSkipReason();
 if (skip !== undefined) console.log(`Skipping real-socket tests: ${skip}`);
@@ -79,11 +80,24 @@ Deno.test({
         assertEquals(got[1]!.length, 300);
         assertEquals(got[1]!.truncated, true);
         assertEquals(receiver.stats.truncated, 1);
+        // A filter swap takes effect at once: now frames with 0x02 pass and 0x01 do not.
+        receiver.setFilter(assembleBpf([
+          { op: "ld", size: "byte", offset: 14 },
+          { op: "jeq", value: 2, then: "yes", else: "no" },
+          { op: "label", name: "yes" },
+          { op: "ret", value: BPF_ACCEPT },
+          { op: "label", name: "no" },
+          { op: "ret", value: BPF_DROP },
+        ]));
+        sender.send(frame(sender.mac, ETH_P_ARP, 0x01));
+        sender.send(frame(sender.mac, ETH_P_ARP, 0x02));
+        await waitFor("the third frame", () => got.length >= 3, { timeoutMs: 3000 });
+        assertEquals(got[2]!.bytes[14], 0x02);
         // Now the reader waits in poll again: close() must wake it and end the loop.
         await new Promise((resolve) => setTimeout(resolve, 20));
         await receiver.close();
         await reading;
-        assertEquals(got.length, 2);
+        assertEquals(got.length, 3);
         assertThrows(() => receiver.send(frame(receiver.mac, ETH_P_ARP, 1)), Error, "closed");
       } finally {
         await receiver.close();
@@ -126,6 +140,49 @@ Deno.test({
         assertThrows(() => socket.addMembership(new Uint8Array(5)), TypeError);
       } finally {
         await socket.close();
+      }
+    } finally {
+      await pair.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "PacketSocket.frames() ends on abort while waiting, and a new reader then receives normally",
+  ignore: skip !== undefined,
+  async fn() {
+    const pair = await createNetnsPair();
+    try {
+      const receiver = inNetns(
+        pair.a.netns,
+        () => PacketSocket.open({ interface: pair.a.interface, protocol: ETH_P_ARP }),
+      );
+      const sender = inNetns(
+        pair.b.netns,
+        () => PacketSocket.open({ interface: pair.b.interface, protocol: ETH_P_ARP }),
+      );
+      try {
+        const controller = new AbortController();
+        let count = 0;
+        const first = (async () => {
+          for await (const _ of receiver.frames({ signal: controller.signal })) count++;
+        })();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        controller.abort();
+        await first;
+        assertEquals(count, 0);
+        const got: ReceivedFrame[] = [];
+        const second = (async () => {
+          for await (const f of receiver.frames()) got.push(f);
+        })();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        sender.send(frame(sender.mac, ETH_P_ARP, 0x07));
+        await waitFor("a frame after the abort", () => got.length === 1, { timeoutMs: 3000 });
+        await receiver.close();
+        await second;
+      } finally {
+        await receiver.close();
+        await sender.close();
       }
     } finally {
       await pair.close();
