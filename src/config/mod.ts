@@ -6,3 +6,7 @@
 export * from "./flags.ts";
 export type * from "./model.ts";
 export * from "./selector.ts";
+export * from "./community.ts";
+export * from "./build.ts";
+export * from "./yaml.ts";
+export * from "./state.ts";

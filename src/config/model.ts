@@ -1,7 +1,6 @@
 /**
  * The validated configuration model: what metallite's parts read after flags, `--config` YAML files and the
- * metallb.io objects in the cluster have been checked and merged. Types only; {@link buildModel} in `build.ts`
- * makes one. Every value here is already valid: consumers never re-check it.
+ * metallb.io objects in the cluster have been checked and merged. Types only; `buildModel` in `build.ts` makes one. Every value here is already valid: consumers never re-check it.
  * @module
  */
 import type { IpFamily, IpRange } from "../ip/mod.ts";
@@ -264,7 +263,29 @@ export interface BfdProfile {
   readonly minimumTtl: number;
 }
 
-/** Why an object was rejected; see `reasons.ts` for the meaning of each. */
+/**
+ * Why an object was rejected:
+ * - `InvalidDocument`: not YAML, not an object, or an unexpected failure reading it.
+ * - `InvalidName`: metadata.name missing or not a Kubernetes name.
+ * - `DuplicateName`: another object of the same kind and name came first (flag, then file, then cluster).
+ * - `InvalidField`: a field has the wrong type or an out-of-range value.
+ * - `InvalidAddress`: an address, CIDR or range that does not parse, or includes reserved addresses.
+ * - `PoolTooLarge`: a range larger than a /8 (IPv4) or /48 (IPv6).
+ * - `PoolOverlap`: a range overlaps another of the same pool, or of a pool whose name sorts earlier.
+ * - `UnknownPool`: an advertisement names a pool that does not exist (or was rejected).
+ * - `UnknownPeer`: a BGPAdvertisement names a BGPPeer that does not exist (or was rejected).
+ * - `UnknownCommunity`: a community that is neither N:N, large:N:N:N nor a defined alias.
+ * - `InvalidCommunity`: a community of the right shape with an out-of-range number.
+ * - `DuplicateCommunity`: a Community alias already defined by an earlier Community object.
+ * - `AggregationTooShort`: aggregationLength shorter than a prefix of a pool it applies to.
+ * - `LocalPrefConflict`: two BGPAdvertisements give one pool's routes different localPref to the same peers.
+ * - `DuplicateAdvertisement`: a BGPAdvertisement with the same spec as an earlier one.
+ * - `DuplicatePeer`: a BGPPeer identical (but for its name) to an earlier one.
+ * - `UnknownBfdProfile`: a BGPPeer names a BFDProfile that does not exist (or was rejected).
+ * - `WrongNamespace`: a cluster object outside `--namespace`, or a password Secret elsewhere.
+ * - `UnsupportedVersion`: a metallb.io apiVersion or kind metallite does not read (e.g. AddressPool).
+ * - `MissingAsn`: `--bgp-peer` without `--asn`.
+ */
 export type RejectionCode =
   | "InvalidDocument"
   | "InvalidName"
@@ -274,13 +295,18 @@ export type RejectionCode =
   | "PoolTooLarge"
   | "PoolOverlap"
   | "UnknownPool"
+  | "UnknownPeer"
   | "UnknownCommunity"
   | "InvalidCommunity"
   | "DuplicateCommunity"
   | "AggregationTooShort"
+  | "LocalPrefConflict"
+  | "DuplicateAdvertisement"
+  | "DuplicatePeer"
   | "UnknownBfdProfile"
   | "WrongNamespace"
-  | "UnsupportedVersion";
+  | "UnsupportedVersion"
+  | "MissingAsn";
 
 /** One configuration object that was not accepted; the rest of the configuration still applies. */
 export interface Rejection {
