@@ -20,3 +20,25 @@ export { type HostRole, type LabOptions, type LabStep } from "./_plan.ts";
 export { type ExecOptions, type ExecResult, type LabProcess, type SpawnOptions } from "./_process.ts";
 export { labSkipReason, toolSkipReason } from "./_skip.ts";
 export { type CleanupOptions, type CleanupReport, cleanupStaleLabs } from "./_cleanup.ts";
+export { capture, type CaptureOptions } from "./_capture.ts";
+export {
+  type ArpView,
+  type CapturedPacket,
+  formatMac,
+  type GratuitousArpQuery,
+  gratuitousArps,
+  type NdpView,
+  parseTcpdump,
+  type UnsolicitedNaQuery,
+  unsolicitedNas,
+} from "./_packets.ts";
+export {
+  arping,
+  type ArpingOptions,
+  type ArpingResult,
+  type ArpReply,
+  ndisc,
+  type NdiscOptions,
+  type NdiscResult,
+} from "./_tools.ts";
+export { startUnixForward, type UnixForwardOptions } from "./_forward.ts";
