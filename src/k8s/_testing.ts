@@ -150,3 +150,63 @@ function abortable(response: Response, signal: AbortSignal): Response {
   });
   return new Response(body, { status: response.status, headers: response.headers });
 }
+
+/**
+ * A tiny in-memory object store behind {@link scriptedFetch}: GET, POST, PUT (resourceVersion-checked), merge
+ * PATCH and DELETE on any path, enough to test the writers. `before` can answer first (inject faults).
+ */
+export function memoryApi(before?: (request: SeenRequest) => Response | undefined): {
+  fetch: FetchFunction;
+  requests: SeenRequest[];
+  objects: Map<string, Record<string, unknown>>;
+} {
+  const objects = new Map<string, Record<string, unknown>>();
+  let rv = 100;
+  const { fetch, requests } = scriptedFetch((r) => {
+    const injected = before?.(r);
+    if (injected) return injected;
+    const path = r.path.replace(/\/status$/, "");
+    const body = r.body === undefined ? undefined : JSON.parse(r.body);
+    const current = objects.get(path);
+    const meta = (o: Record<string, unknown>) => o.metadata as Record<string, unknown>;
+    switch (r.method) {
+      case "GET":
+        return current ? json(200, current) : status(404, "NotFound", `${path} not found`);
+      case "POST": {
+        const full = `${r.path}/${meta(body).name}`;
+        if (objects.has(full)) return status(409, "AlreadyExists", `${full} already exists`);
+        const stored = { ...body, metadata: { ...meta(body), resourceVersion: String(++rv) } };
+        objects.set(full, stored);
+        return json(201, stored);
+      }
+      case "PUT": {
+        if (!current) return status(404, "NotFound", `${path} not found`);
+        if (meta(body).resourceVersion !== meta(current).resourceVersion) {
+          return status(
+            409,
+            "Conflict",
+            "the object has been modified; please apply your changes to the latest version",
+          );
+        }
+        const stored = { ...body, metadata: { ...meta(body), resourceVersion: String(++rv) } };
+        objects.set(path, stored);
+        return json(200, stored);
+      }
+      case "PATCH": {
+        if (!current) return status(404, "NotFound", `${path} not found`);
+        const wantRv = (body.metadata as Record<string, unknown> | undefined)?.resourceVersion;
+        if (wantRv !== undefined && wantRv !== meta(current).resourceVersion) {
+          return status(409, "Conflict", "modified");
+        }
+        const stored = { ...current, ...body, metadata: { ...meta(current), resourceVersion: String(++rv) } };
+        objects.set(path, stored);
+        return json(200, stored);
+      }
+      case "DELETE":
+        objects.delete(path);
+        return json(200, { kind: "Status", status: "Success" });
+    }
+    return status(405, "MethodNotAllowed", r.method);
+  });
+  return { fetch, requests, objects };
+}
