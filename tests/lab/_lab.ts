@@ -277,7 +277,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const lab = new LabImpl(plan, options);
   registerLab(lab);
   const checkpoint = (step?: "namespaces" | "lan" | "hosts") => {
-    if (step) options.onStep?.(step);
+    if (step) options.onStep?.(step, { id: plan.id, namespaces: planNamespaces(plan) });
     options.signal?.throwIfAborted();
   };
   try {

@@ -16,7 +16,7 @@ export interface LabOptions {
   /** Aborts creation between steps; whatever was created is deleted and createLab rejects. */
   signal?: AbortSignal;
   /** Called after each creation step, for progress output or for tests that abort half way. */
-  onStep?: (step: LabStep) => void;
+  onStep?: (step: LabStep, lab: { id: string; namespaces: string[] }) => void;
   /** How long close() waits after SIGTERM before it sends SIGKILL (default 1500 ms). */
   killGraceMs?: number;
 }
