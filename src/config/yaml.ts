@@ -81,6 +81,10 @@ export function parseConfigFile(text: string, options: { readonly file: string }
     }
     const ref = objectRef(value);
     const apiVersion = typeof value.apiVersion === "string" ? value.apiVersion : "";
+    if (apiVersion === "" || ref.kind === "") {
+      rejected.push(fileRejection(file, index, "it has no apiVersion or no kind", ref));
+      return;
+    }
     // Unknown metallb.io kinds go on, to be rejected by name: a typo in a kind must not pass silently.
     const ours = apiVersion.startsWith("metallb.io/") && !STATUS_KINDS.has(ref.kind);
     if (ours) objects.push({ file, object: value });
