@@ -217,3 +217,55 @@ export class ManualClock implements Clock {
 export async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
+
+/**
+ * A seeded pseudo-random generator (mulberry32) returning floats in [0, 1), so a fuzz failure can be replayed from
+ * the seed it prints.
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The seed for fuzz tests: `FUZZ_SEED` from the environment when set (to replay a failure), else a fixed one. */
+export function fuzzSeed(fallback = 0x6d6c74): number {
+  try {
+    const text = Deno.env.get("FUZZ_SEED");
+    if (text !== undefined && /^\d+$/.test(text)) return Number(text);
+  } catch {
+    // No --allow-env: use the fixed seed.
+  }
+  return fallback;
+}
+
+/**
+ * A mutation of `frame`: flipped bits, overwritten bytes, truncation, extension or spliced random bytes, chosen by
+ * `random`.
+ */
+export function mutateFrame(frame: Uint8Array, random: () => number): Uint8Array {
+  let out = frame.slice();
+  const rounds = 1 + Math.floor(random() * 4);
+  for (let r = 0; r < rounds; r++) {
+    const kind = Math.floor(random() * 5);
+    const at = Math.floor(random() * Math.max(1, out.length));
+    if (kind === 0 && out.length > 0) out[at] = out[at]! ^ (1 << Math.floor(random() * 8));
+    else if (kind === 1 && out.length > 0) out[at] = Math.floor(random() * 256);
+    else if (kind === 2) out = out.slice(0, Math.floor(random() * out.length));
+    else if (kind === 3) {
+      const longer = new Uint8Array(out.length + Math.floor(random() * 1600));
+      longer.set(out);
+      for (let i = out.length; i < longer.length; i++) longer[i] = Math.floor(random() * 256);
+      out = longer;
+    } else if (out.length > 0) {
+      // Interesting values at an interesting place: 0, 0xff, small numbers.
+      out[at] = [0, 0xff, 1, 2, 0x80, 0x7f][Math.floor(random() * 6)]!;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,10 @@
+/**
+ * ARP for Layer 2 mode: the codec (pure), kernel filters, the responder for owned IPv4 VIPs, and the RFC 5227 probe
+ * used for address-conflict detection.
+ * @module
+ */
+export * from "./codec.ts";
+export * from "./filter.ts";
+export * from "./probe.ts";
+export * from "./responder.ts";
+export * from "./socket.ts";

@@ -1,0 +1,335 @@
+/**
+ * The ARP responder: answers requests for the IPv4 VIPs this node owns, only on the interfaces allowed for each VIP,
+ * from the interface that received the request; sends a burst of gratuitous ARPs on takeover and stops answering the
+ * moment an address is withdrawn.
+ * @module
+ */
+
+import { silentLogger } from "../log/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { type Counter, Registry } from "../metrics/mod.ts";
+import { type Clock, formatMac, type FrameSocket, systemClock } from "../net/mod.ts";
+import { ARP_REQUEST, decodeArp, encodeArpReply, encodeGratuitousArp } from "./codec.ts";
+import { arpRequestFilter } from "./filter.ts";
+
+/**
+ * When gratuitous ARPs go out after a takeover, in ms from the takeover. MetalLB (internal/layer2/announcer.go) sends
+ * one at once, then every 1.1 s for 5 s. We front-load the repeats: a client that missed the first one (a lost frame,
+ * a switch still learning) is corrected within half a second, and the burst still covers about four seconds.
+ */
+export const DEFAULT_ANNOUNCE_DELAYS_MS: readonly number[] = [0, 500, 1000, 2000, 4000];
+
+/** Options for {@link ArpResponder}. */
+export interface ArpResponderOptions {
+  /** One socket per interface to answer on (e.g. from `openArpSocket`); more can be added with `addSocket`. */
+  sockets?: readonly FrameSocket[];
+  /** Clock for the gratuitous ARP burst; default the real one. */
+  clock?: Clock;
+  /** Where the counters go; default a private registry. */
+  registry?: Registry;
+  /** Logger; default silent. */
+  logger?: Logger;
+  /** Delays of the gratuitous ARP burst; default {@link DEFAULT_ANNOUNCE_DELAYS_MS}. */
+  announceDelaysMs?: readonly number[];
+  /**
+   * Narrow each socket's kernel filter to the VIPs owned on its interface, so requests for other addresses never
+   * reach user space. Default true; false leaves a filter accepting all ARP requests.
+   */
+  filterTargets?: boolean;
+}
+
+/** Options for {@link ArpResponder.announce}. */
+export interface AnnounceOptions {
+  /** Interfaces the VIP may be announced on; omitted means every interface of the responder. */
+  interfaces?: readonly string[];
+}
+
+/** What the responder did with one frame. */
+export type ArpOutcome =
+  | { action: "answered"; ip: string }
+  | { action: "ignored"; reason: ArpIgnoreReason }
+  | { action: "malformed"; reason: string }
+  | { action: "send_failed"; ip: string };
+
+/** Why a well-formed ARP frame was not answered (also the `reason` label of `metallite_arp_ignored_total`). */
+export type ArpIgnoreReason =
+  | "not_request"
+  | "not_for_us"
+  | "own_frame"
+  | "not_owned"
+  | "interface_not_allowed"
+  | "announcement";
+
+interface Ownership {
+  /** Allowed interfaces, or undefined for all. */
+  interfaces: ReadonlySet<string> | undefined;
+  /** Cancels the pending timers of the gratuitous burst. */
+  cancelBurst: () => void;
+}
+
+interface Reader {
+  socket: FrameSocket;
+  stop: AbortController;
+  done: Promise<void>;
+}
+
+const BROADCAST = "ff:ff:ff:ff:ff:ff";
+
+/**
+ * Answers ARP requests for owned VIPs.
+ * @example
+ * const responder = new ArpResponder({ sockets: [openArpSocket("eth0")], registry, logger });
+ * responder.announce("192.0.2.10");      // takeover: answer and send gratuitous ARPs
+ * responder.withdraw("192.0.2.10");      // lost it: stop answering now
+ * await responder.close();
+ */
+export class ArpResponder {
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #delays: readonly number[];
+  readonly #filterTargets: boolean;
+  readonly #readers = new Map<string, Reader>();
+  readonly #owned = new Map<string, Ownership>();
+  readonly #replies: Counter;
+  readonly #ignored: Counter;
+  readonly #malformed: Counter;
+  readonly #gratuitous: Counter;
+  readonly #sendErrors: Counter;
+  #closed = false;
+
+  /** Starts reading on the given sockets at once. */
+  constructor(options: ArpResponderOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = (options.logger ?? silentLogger).with({ part: "arp" });
+    this.#delays = options.announceDelaysMs ?? DEFAULT_ANNOUNCE_DELAYS_MS;
+    this.#filterTargets = options.filterTargets ?? true;
+    const registry = options.registry ?? new Registry();
+    this.#replies = registry.counter("metallite_arp_replies_total", "ARP replies sent for owned VIPs", ["interface"]);
+    this.#ignored = registry.counter(
+      "metallite_arp_ignored_total",
+      "ARP frames seen but not answered (e.g. reason=not_owned)",
+      ["interface", "reason"],
+    );
+    this.#malformed = registry.counter("metallite_arp_malformed_total", "ARP frames refused as malformed", [
+      "interface",
+      "reason",
+    ]);
+    this.#gratuitous = registry.counter("metallite_arp_gratuitous_total", "Gratuitous ARP frames sent", ["interface"]);
+    this.#sendErrors = registry.counter("metallite_arp_send_errors_total", "ARP frames that could not be sent", [
+      "interface",
+    ]);
+    for (const socket of options.sockets ?? []) this.addSocket(socket);
+  }
+
+  /** Starts answering on one more interface; the responder owns the socket from now on and closes it. */
+  addSocket(socket: FrameSocket): void {
+    if (this.#closed) throw new Error("ArpResponder is closed");
+    if (this.#readers.has(socket.interfaceName)) {
+      throw new Error(`ArpResponder already has a socket on interface ${socket.interfaceName}`);
+    }
+    this.#applyFilter(socket);
+    const stop = new AbortController();
+    const reader: Reader = { socket, stop, done: Promise.resolve() };
+    reader.done = this.#read(socket, stop.signal);
+    this.#readers.set(socket.interfaceName, reader);
+  }
+
+  /** Stops answering on an interface (e.g. it disappeared) and closes its socket. */
+  async removeSocket(interfaceName: string): Promise<void> {
+    const reader = this.#readers.get(interfaceName);
+    if (reader === undefined) return;
+    this.#readers.delete(interfaceName);
+    reader.stop.abort();
+    await reader.done;
+    await reader.socket.close();
+  }
+
+  /** Interfaces the responder reads from. */
+  interfaces(): string[] {
+    return [...this.#readers.keys()];
+  }
+
+  /** The owned VIPs and the interfaces each may be answered on (undefined = all). */
+  owned(): Map<string, readonly string[] | undefined> {
+    return new Map([...this.#owned].map(([ip, o]) => [ip, o.interfaces && [...o.interfaces]]));
+  }
+
+  /**
+   * Takes ownership of an IPv4 VIP: requests for it are answered from now on, and gratuitous ARPs go out on the
+   * allowed interfaces. Calling it again for an owned VIP only updates its interfaces (a burst goes out when that
+   * adds an interface).
+   */
+  announce(ip: string, options: AnnounceOptions = {}): void {
+    if (this.#closed) return;
+    const interfaces = options.interfaces && new Set(options.interfaces);
+    const previous = this.#owned.get(ip);
+    const widened = previous !== undefined && previous.interfaces !== undefined &&
+      (interfaces === undefined || [...interfaces].some((name) => !previous.interfaces!.has(name)));
+    if (previous !== undefined && !widened) {
+      this.#owned.set(ip, { ...previous, interfaces });
+      this.#applyFilters();
+      return;
+    }
+    previous?.cancelBurst();
+    const ownership: Ownership = { interfaces, cancelBurst: () => {} };
+    this.#owned.set(ip, ownership);
+    this.#applyFilters();
+    ownership.cancelBurst = this.#burst(ip);
+    this.#logger.info("Announcing VIP", { ip, interfaces: interfaces ? [...interfaces] : "all" });
+  }
+
+  /** Gives up an IPv4 VIP: no request for it is answered after this returns, and its burst stops. */
+  withdraw(ip: string): void {
+    const ownership = this.#owned.get(ip);
+    if (ownership === undefined) return;
+    this.#owned.delete(ip);
+    ownership.cancelBurst();
+    this.#applyFilters();
+    this.#logger.info("Withdrew VIP", { ip });
+  }
+
+  /**
+   * Decides about one received frame and sends the reply if one is due. The read loop calls it for every frame;
+   * tests and benchmarks may call it directly.
+   */
+  handleFrame(socket: FrameSocket, bytes: Uint8Array): ArpOutcome {
+    const iface = socket.interfaceName;
+    const decoded = decodeArp(bytes);
+    if (!decoded.ok) {
+      const { reason, message } = decoded.error;
+      this.#malformed.inc({ interface: iface, reason });
+      this.#logger.warnOnce(`arp-malformed:${iface}:${reason}`, "Ignoring malformed ARP frames", {
+        interface: iface,
+        reason,
+        example: message,
+      });
+      return { action: "malformed", reason };
+    }
+    const { destination, packet } = decoded.frame;
+    const ignore = (reason: ArpIgnoreReason): ArpOutcome => {
+      this.#ignored.inc({ interface: iface, reason });
+      return { action: "ignored", reason };
+    };
+    if (packet.operation !== ARP_REQUEST) return ignore("not_request");
+    // Requests are broadcast, or unicast to our MAC when a neighbour refreshes its cache entry.
+    const ourMac = formatMacCached(socket);
+    if (destination !== BROADCAST && destination !== ourMac) return ignore("not_for_us");
+    if (packet.senderMac === ourMac) return ignore("own_frame");
+    const ownership = this.#owned.get(packet.targetIp);
+    if (ownership === undefined) return ignore("not_owned");
+    if (ownership.interfaces !== undefined && !ownership.interfaces.has(iface)) return ignore("interface_not_allowed");
+    if (packet.senderIp === packet.targetIp) {
+      // Another host announces an address we own: a conflict, or the previous owner's last words after a failover.
+      this.#logger.warnOnce(
+        `arp-announcement:${packet.targetIp}:${packet.senderMac}`,
+        "Another host announces a VIP we own",
+        {
+          ip: packet.targetIp,
+          mac: packet.senderMac,
+          interface: iface,
+        },
+      );
+      return ignore("announcement");
+    }
+    if (!this.#send(socket, encodeArpReply({ request: packet, mac: socket.mac }))) {
+      return { action: "send_failed", ip: packet.targetIp };
+    }
+    this.#replies.inc({ interface: iface });
+    return { action: "answered", ip: packet.targetIp };
+  }
+
+  /** Stops answering, cancels bursts, and closes every socket. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const ownership of this.#owned.values()) ownership.cancelBurst();
+    this.#owned.clear();
+    await Promise.all(this.interfaces().map((name) => this.removeSocket(name)));
+  }
+
+  async #read(socket: FrameSocket, signal: AbortSignal): Promise<void> {
+    try {
+      for await (const frame of socket.frames({ signal })) {
+        if (frame.truncated) {
+          this.#malformed.inc({ interface: socket.interfaceName, reason: "oversized" });
+          continue;
+        }
+        this.handleFrame(socket, frame.bytes);
+      }
+    } catch (error) {
+      this.#logger.error("ARP socket failed; no longer answering on this interface", {
+        interface: socket.interfaceName,
+        error,
+      });
+    }
+  }
+
+  #allowed(ownership: Ownership, iface: string): boolean {
+    return ownership.interfaces === undefined || ownership.interfaces.has(iface);
+  }
+
+  #applyFilters(): void {
+    for (const { socket } of this.#readers.values()) this.#applyFilter(socket);
+  }
+
+  #applyFilter(socket: FrameSocket): void {
+    const iface = socket.interfaceName;
+    const targets = this.#filterTargets
+      ? [...this.#owned].filter(([, o]) => this.#allowed(o, iface)).map(([ip]) => ip)
+      : undefined;
+    try {
+      socket.setFilter(arpRequestFilter(targets === undefined ? {} : { targets }));
+    } catch (error) {
+      // The user-space checks still hold; only the kernel-side saving is lost.
+      this.#logger.warnOnce(`arp-filter:${iface}`, "Cannot update the ARP socket filter", { interface: iface, error });
+    }
+  }
+
+  /** Sends the gratuitous ARPs for `ip` now and at each later delay; returns the cancel function. */
+  #burst(ip: string): () => void {
+    const cancels: (() => void)[] = [];
+    const fire = (): void => {
+      const ownership = this.#owned.get(ip);
+      if (ownership === undefined) return;
+      for (const { socket } of this.#readers.values()) {
+        if (!this.#allowed(ownership, socket.interfaceName)) continue;
+        for (const operation of ["request", "reply"] as const) {
+          if (this.#send(socket, encodeGratuitousArp({ mac: socket.mac, ip, operation }))) {
+            this.#gratuitous.inc({ interface: socket.interfaceName });
+          }
+        }
+      }
+    };
+    for (const delay of this.#delays) {
+      if (delay <= 0) fire();
+      else cancels.push(this.#clock.setTimer(delay, fire));
+    }
+    return () => cancels.forEach((cancel) => cancel());
+  }
+
+  #send(socket: FrameSocket, frame: Uint8Array): boolean {
+    try {
+      socket.send(frame);
+      return true;
+    } catch (error) {
+      this.#sendErrors.inc({ interface: socket.interfaceName });
+      this.#logger.warnOnce(`arp-send:${socket.interfaceName}`, "Cannot send ARP frames", {
+        interface: socket.interfaceName,
+        error,
+      });
+      return false;
+    }
+  }
+}
+
+const macText = new WeakMap<FrameSocket, string>();
+
+/** The socket's MAC as text, formatted once per socket. */
+function formatMacCached(socket: FrameSocket): string {
+  let text = macText.get(socket);
+  if (text === undefined) {
+    text = formatMac(socket.mac);
+    macText.set(socket, text);
+  }
+  return text;
+}
