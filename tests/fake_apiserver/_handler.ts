@@ -387,8 +387,11 @@ export class Handler {
       throw new ApiError(404, "NotFound", "the server could not find the requested resource");
     }
     switch (record.verb) {
-      case "get":
-        return this.#object(store.get(info, namespace, name!), route);
+      case "get": {
+        const obj = store.get(info, namespace, name!);
+        if (wantsTable(request)) return json(this.#table(info, [obj], String(obj.metadata.resourceVersion)));
+        return this.#object(obj, route);
+      }
       case "list": {
         const result = store.list(info, {
           namespace,
