@@ -5,7 +5,9 @@
 import type { L2Advertisement, LabelSelector, Model, Pool } from "../config/model.ts";
 import { parseRange } from "../ip/mod.ts";
 import type { EndpointSlice, Node, Service } from "../k8s/types.ts";
+import type { Clock } from "./clock.ts";
 import type { PeerState } from "./election.ts";
+import type { HeartbeatTransport } from "./liveness.ts";
 
 /** A selector with only matchLabels. */
 export function labelsSelector(matchLabels: Record<string, string>): LabelSelector {
@@ -122,4 +124,132 @@ export function slice(
 /** Liveness: these nodes alive with these interfaces (default ["eth0"]). */
 export function alivePeers(names: string[], interfaces: string[] = ["eth0"]): Map<string, PeerState> {
   return new Map(names.map((n) => [n, { alive: true, interfaces }]));
+}
+
+/** A clock that moves only when told; timers fire in time order during {@link FakeClock.advance}. */
+export class FakeClock implements Clock {
+  #now: number;
+  #seq = 0;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+
+  constructor(start = 1_000_000) {
+    this.#now = start;
+  }
+
+  /** The fake time. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Schedules `fn` at now + ms. */
+  setTimer(ms: number, fn: () => void): () => void {
+    const id = ++this.#seq;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
+    return () => this.#timers.delete(id);
+  }
+
+  /** Number of pending timers. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward, firing due timers in order, letting promise callbacks run between them. */
+  async advance(ms: number): Promise<void> {
+    await this.#run(this.#now + ms, false);
+  }
+
+  /**
+   * Jumps forward as a stalled process sees it: time moves first, then every due timer fires late, in order.
+   */
+  async stall(ms: number): Promise<void> {
+    await this.#run(this.#now + ms, true);
+  }
+
+  async #run(end: number, late: boolean): Promise<void> {
+    if (late) this.#now = end;
+    for (;;) {
+      await settle();
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.#timers) {
+        if (entry[1].at <= end && (next === undefined || entry[1].at < next[1].at)) next = entry;
+      }
+      if (next === undefined) break;
+      this.#timers.delete(next[0]);
+      this.#now = Math.max(this.#now, next[1].at);
+      next[1].fn();
+    }
+    this.#now = end;
+    await settle();
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+/** A fake network for heartbeat transports: datagrams arrive after `latencyMs` on the fake clock. */
+export class FakeHub {
+  readonly #clock: FakeClock;
+  readonly #latencyMs: number;
+  readonly #handlers = new Map<string, (data: Uint8Array, from: string) => void>();
+  readonly #silenced = new Set<string>();
+  readonly #cut = new Set<string>();
+  /** Every datagram sent, in order. */
+  readonly sent: { from: string; to: string; data: Uint8Array; at: number }[] = [];
+
+  constructor(clock: FakeClock, latencyMs = 1) {
+    this.#clock = clock;
+    this.#latencyMs = latencyMs;
+  }
+
+  /** A transport for the host with this address. */
+  transport(address: string): HeartbeatTransport & { closed: boolean } {
+    const state = { closed: false };
+    const send = (data: Uint8Array, to: string) => {
+      if (state.closed) return;
+      this.sent.push({ from: address, to, data, at: this.#clock.now() });
+      if (this.#silenced.has(address) || this.#cut.has(`${address}>${to}`)) return;
+      this.#clock.setTimer(this.#latencyMs, () => this.#handlers.get(to)?.(data, address));
+    };
+    const listen = (handler: (data: Uint8Array, from: string) => void) => {
+      this.#handlers.set(address, handler);
+    };
+    const close = () => {
+      state.closed = true;
+      this.#handlers.delete(address);
+      return Promise.resolve();
+    };
+    return {
+      get closed() {
+        return state.closed;
+      },
+      set closed(value: boolean) {
+        state.closed = value;
+      },
+      send,
+      listen,
+      close,
+    };
+  }
+
+  /** Drops everything this host sends from now on (its process was killed, or its link went down). */
+  silence(address: string): void {
+    this.#silenced.add(address);
+  }
+
+  /** Drops datagrams from one host to another (one-way partition). */
+  cut(from: string, to: string): void {
+    this.#cut.add(`${from}>${to}`);
+  }
+
+  /** Heals every silence and cut. */
+  heal(): void {
+    this.#silenced.clear();
+    this.#cut.clear();
+  }
+
+  /** Delivers raw bytes to a host as if sent from `from`. */
+  inject(to: string, data: Uint8Array, from: string): void {
+    this.#handlers.get(to)?.(data, from);
+  }
 }
