@@ -248,7 +248,13 @@ export class KubeClient {
   }
 
   #networkError(method: string, path: string, error: unknown, timedOut: boolean, limitMs: number): KubeRequestError {
-    const text = error instanceof Error ? error.message : String(error);
+    // fetch says only "fetch failed"; the reason (refused, certificate...) is down the cause chain.
+    const parts: string[] = [];
+    for (let e: unknown = error, depth = 0; e !== undefined && depth < 5; depth++) {
+      parts.push(e instanceof Error ? e.message : String(e));
+      e = e instanceof Error ? e.cause : undefined;
+    }
+    const text = parts.join(": ");
     if (timedOut) {
       return new KubeRequestError(`${method} ${path}: no answer from ${this.#config.server} within ${limitMs} ms`, {
         timedOut: true,
