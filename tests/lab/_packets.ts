@@ -181,14 +181,15 @@ const HEADER_LINE = /^(\d+\.\d+) /;
 const HEX_LINE = /^\s+0x[0-9a-f]+:\s+(.*)$/;
 
 /**
- * Parses `tcpdump -e -n -tt -xx` output: a summary line per frame, then its bytes as hex lines. An unfinished last
- * frame (no newline yet) is left out unless `complete` is true.
+ * Parses `tcpdump -e -n -tt -xx` output: a summary line per frame, then its bytes as hex lines. While tcpdump still
+ * runs, the last frame counts only once all the bytes its summary announces ("length N:") are there; with
+ * `complete` (tcpdump has exited) it counts as it is.
  */
 export function parseTcpdump(text: string, complete = false): CapturedPacket[] {
   const lines = text.split("\n");
   if (!complete) lines.pop(); // the text after the last newline may still be growing
   const packets: CapturedPacket[] = [];
-  let current: { time: number; line: string; hex: string[] } | undefined;
+  let current: { time: number; line: string; length: number; hex: string[] } | undefined;
   const finish = () => {
     if (!current) return;
     const bytes = Uint8Array.from(current.hex.map((h) => parseInt(h, 16)));
@@ -199,7 +200,8 @@ export function parseTcpdump(text: string, complete = false): CapturedPacket[] {
     const header = HEADER_LINE.exec(line);
     if (header) {
       finish();
-      current = { time: Number(header[1]), line, hex: [] };
+      const length = Number(/, length (\d+):/.exec(line)?.[1] ?? Infinity);
+      current = { time: Number(header[1]), line, length, hex: [] };
       continue;
     }
     const hex = HEX_LINE.exec(line);
@@ -211,8 +213,7 @@ export function parseTcpdump(text: string, complete = false): CapturedPacket[] {
       }
     }
   }
-  // A frame is complete once the next header starts; the last one only when the output has ended.
-  if (complete) finish();
+  if (complete || (current && current.hex.length >= current.length)) finish();
   return packets;
 }
 

@@ -39,8 +39,11 @@ Deno.test("parseTcpdump() reads frames with their time, summary and bytes", () =
   assertEquals(na!.raw.length, 86);
 });
 
-Deno.test("parseTcpdump() leaves out the last frame until the output is complete", () => {
-  assertEquals(parseTcpdump(CAPTURE).length, 2);
+Deno.test("parseTcpdump() leaves out a last frame whose bytes are not all there yet", () => {
+  assertEquals(parseTcpdump(CAPTURE).length, 3);
+  const cut = CAPTURE.lastIndexOf("\t0x0050");
+  assertEquals(parseTcpdump(CAPTURE.slice(0, cut)).length, 2);
+  assertEquals(parseTcpdump(CAPTURE.slice(0, cut), true).length, 3);
   assertEquals(parseTcpdump(CAPTURE.slice(0, 400)).length, 0);
   assertEquals(parseTcpdump("", true), []);
   assertEquals(parseTcpdump("garbage\n\t0x0000: zz\n", true), []);
