@@ -6,7 +6,11 @@
  * @module
  */
 
+import type { BpfInstruction } from "./bpf.ts";
+import { runBpf } from "./bpf.ts";
 import type { Clock } from "./clock.ts";
+import { formatMac, parseMac } from "./mac.ts";
+import type { FrameSocket, FramesOptions, ReceivedFrame } from "./packet_socket.ts";
 import { check, CLONE_NEWNET, cString, libc, O_CLOEXEC, O_RDONLY } from "./libc.ts";
 
 /** Why real-socket tests cannot run here (not root, no FFI, a tool missing), or undefined when they can. */
@@ -268,4 +272,83 @@ export function mutateFrame(frame: Uint8Array, random: () => number): Uint8Array
     }
   }
   return out;
+}
+
+/**
+ * A `FrameSocket` for state-machine tests: `deliver()` feeds frames through the current filter (run by `runBpf`,
+ * as the kernel would), sent frames are kept in `sent`, memberships in `groups`.
+ */
+export class FakeFrameSocket implements FrameSocket {
+  readonly interfaceName: string;
+  readonly interfaceIndex: number;
+  readonly mac: Uint8Array;
+  /** Frames sent, in order. */
+  readonly sent: Uint8Array[] = [];
+  /** Joined multicast groups, as MAC text. */
+  readonly groups = new Set<string>();
+  /** The current filter, if any. */
+  filter: readonly BpfInstruction[] | undefined;
+  /** Make `send` throw this, to test error paths. */
+  failSends: Error | undefined;
+  /** True once closed. */
+  closed = false;
+  readonly #queue: ReceivedFrame[] = [];
+  #notify: (() => void) | undefined;
+
+  /** A fake on `interfaceName` with `mac` (text). */
+  constructor(interfaceName: string, mac: string, interfaceIndex = 2) {
+    this.interfaceName = interfaceName;
+    this.interfaceIndex = interfaceIndex;
+    this.mac = parseMac(mac);
+  }
+
+  /** Queues a frame for the reader if the filter accepts it; returns whether it did. */
+  deliver(bytes: Uint8Array, pktType = 0): boolean {
+    if (this.filter !== undefined && runBpf(this.filter, bytes, { pktType }) === 0) return false;
+    this.#queue.push({ bytes, length: bytes.length, truncated: false, pktType });
+    this.#notify?.();
+    return true;
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.failSends) throw this.failSends;
+    this.sent.push(frame);
+  }
+
+  setFilter(program: readonly BpfInstruction[]): void {
+    this.filter = program;
+  }
+
+  addMembership(mac: Uint8Array): void {
+    this.groups.add(formatMac(mac));
+  }
+
+  dropMembership(mac: Uint8Array): void {
+    this.groups.delete(formatMac(mac));
+  }
+
+  async *frames(options: FramesOptions = {}): AsyncGenerator<ReceivedFrame, void, undefined> {
+    const signal = options.signal;
+    const wake = (): void => this.#notify?.();
+    signal?.addEventListener("abort", wake);
+    try {
+      while (!this.closed && !signal?.aborted) {
+        const next = this.#queue.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        await new Promise<void>((resolve) => this.#notify = resolve);
+        this.#notify = undefined;
+      }
+    } finally {
+      signal?.removeEventListener("abort", wake);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.#notify?.();
+    return Promise.resolve();
+  }
 }
