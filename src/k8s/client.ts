@@ -199,14 +199,11 @@ export class KubeClient {
     );
     this.#token = options.config.token;
     if (options.fetch === undefined && options.config.server.startsWith("https:")) {
-      const tls: Deno.CreateHttpClientOptions & { cert?: string; key?: string } = {};
-      if (options.config.caPem !== undefined) tls.caCerts = [options.config.caPem];
-      if (options.config.clientCertPem !== undefined && options.config.clientKeyPem !== undefined) {
-        tls.cert = options.config.clientCertPem;
-        tls.key = options.config.clientKeyPem;
-      }
-      // deno-lint-ignore no-explicit-any
-      this.#httpClient = Deno.createHttpClient(tls as any);
+      const { caPem, clientCertPem, clientKeyPem } = options.config;
+      const tls: Deno.CreateHttpClientOptions = caPem === undefined ? {} : { caCerts: [caPem] };
+      this.#httpClient = clientCertPem !== undefined && clientKeyPem !== undefined
+        ? Deno.createHttpClient({ ...tls, cert: clientCertPem, key: clientKeyPem })
+        : Deno.createHttpClient(tls);
     }
   }
 

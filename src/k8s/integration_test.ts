@@ -63,6 +63,28 @@ Deno.test("informer syncs from list + watch and follows creates, updates and del
   });
 });
 
+Deno.test("informer honours label and field selectors on list and watch", async () => {
+  await withServer(async (s, api, defer) => {
+    s.create("services", { ...svc("web"), metadata: { name: "web", namespace: "default", labels: { tier: "front" } } });
+    s.create("services", svc("db"));
+    const informer = api.services.informer({
+      labelSelector: "tier=front",
+      fieldSelector: "metadata.namespace=default",
+    });
+    defer(() => informer.stop());
+    informer.start();
+    await informer.synced();
+    assertEquals(informer.keys(), ["default/web"]);
+    s.create("services", {
+      ...svc("web2"),
+      metadata: { name: "web2", namespace: "default", labels: { tier: "front" } },
+    });
+    s.create("services", svc("db2"));
+    await waitFor("web2", () => informer.get("default/web2"));
+    assertEquals(informer.keys().sort(), ["default/web", "default/web2"]);
+  });
+});
+
 Deno.test("informer resumes dropped watches (clean and cut) without relisting", async () => {
   await withServer(async (s, api, defer) => {
     s.create("services", svc("a"));

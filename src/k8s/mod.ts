@@ -28,18 +28,16 @@
  * and rate-limited Events), {@link LeaseLock} and {@link LeaderElector} (one allocator per cluster; node Leases).
  *
  * ## Requests the code can issue (for RBAC)
- * | resource (group)                          | verbs                                   | by                                    |
- * | ----------------------------------------- | --------------------------------------- | ------------------------------------- |
- * | services ("")                             | get, list, watch                        | informers, updateServiceStatus        |
- * | services/status ("")                      | update, patch                           | updateServiceStatus                   |
- * | nodes (""), endpointslices (discovery.k8s.io) | list, watch                         | informers                             |
- * | events ("")                               | create, patch                           | EventRecorder                         |
- * | secrets ("")                              | get, list, watch                        | BGP passwords                         |
- * | leases (coordination.k8s.io)              | get, create, update                     | LeaseLock (and list, watch if watched)|
- * | metallb.io v1beta1/v1beta2 config kinds   | get, list, watch                        | informers, discoverMetallb            |
- * | ipaddresspools/status, configurationstates (metallb.io) | update, patch (+create for configurationstates) | config status |
- *
- * The generic client can issue any verb on any resource: the table lists what metallite's callers use.
+ * What src/k8s itself sends, by part:
+ * - {@link Informer} (any resource it is given): `list`, `watch`.
+ * - {@link updateServiceStatus}: `get` services; `update` services/status (default), or `patch` services/status
+ *   with `method: "patch"`.
+ * - {@link EventRecorder}: `create`, `patch` events (core group).
+ * - {@link LeaseLock} / {@link LeaderElector}: `get`, `create`, `update` leases (coordination.k8s.io).
+ * - {@link discoverMetallb}: GET `/apis/metallb.io/v1beta1` and `/apis/metallb.io/v1beta2` (non-resource URLs,
+ *   allowed to every authenticated user by the default `system:discovery` role).
+ * - {@link ResourceClient} otherwise sends exactly what its caller asks: `get`, `list`, `watch`, `create`,
+ *   `update` (PUT), `patch`, `delete`, and `update`/`patch` on `<resource>/status`.
  *
  * @example
  * ```ts
