@@ -131,8 +131,9 @@ class Watch implements WatchSink {
     }
     this.#timers = [];
     try {
-      if (abort) this.#controller.error(new Error("watch dropped by fault injection"));
-      else this.#controller.close();
+      if (abort) {
+        this.#controller.error(new Error("fake API server: watch cut by faults.dropWatches(…, { abort: true })"));
+      } else this.#controller.close();
     } catch {
       // Already closed by the client going away.
     }

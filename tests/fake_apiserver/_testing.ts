@@ -174,8 +174,12 @@ export class WatchReader implements AsyncDisposable {
       this.#pending ??= this.#reader.read();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), left));
-      const result = await Promise.race([this.#pending, timeout]);
-      clearTimeout(timer);
+      let result;
+      try {
+        result = await Promise.race([this.#pending, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
       if (result === "timeout") throw new Error(`No watch event within ${timeoutMs} ms`);
       this.#pending = undefined;
       if (result.done) this.#done = true;
