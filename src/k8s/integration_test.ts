@@ -292,6 +292,24 @@ Deno.test("kubeconfig variants against the fake server", async (t) => {
       const error = await assertRejects(() => tryGet(`${dir}/insecure`), KubeRequestError);
       assertStringIncludes(error.message, "--unsafely-ignore-certificate-errors=127.0.0.1");
     });
+    await t.step("insecure-skip-tls-verify works under --unsafely-ignore-certificate-errors", async () => {
+      const probe = new URL("./_list_nodes_probe.ts", import.meta.url).pathname;
+      const denoJson = new URL("../../deno.json", import.meta.url).pathname;
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--config",
+          denoJson,
+          "--unsafely-ignore-certificate-errors=127.0.0.1",
+          probe,
+          `${dir}/insecure`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(new TextDecoder().decode(output.stdout).trim(), "ok 0", new TextDecoder().decode(output.stderr));
+    });
     await t.step("missing file", async () => {
       await assertRejects(
         () => loadKubeConfig({ path: `${dir}/none` }),
