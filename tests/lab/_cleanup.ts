@@ -76,6 +76,7 @@ function onSignal(code: number): void {
 }
 const onSigint = () => onSignal(130);
 const onSigterm = () => onSignal(143);
+// Uncaught errors end the process without "unload"; clean up and let the default handling go on.
 const onUnload = () => cleanupAllSync();
 
 function cleanupAllSync(): void {
@@ -89,7 +90,10 @@ function cleanupAllSync(): void {
   }
 }
 
-/** Tracks a live lab; the first one installs SIGINT/SIGTERM and exit hooks that tear every live lab down. */
+/**
+ * Tracks a live lab; the first one installs SIGINT/SIGTERM, exit and uncaught-error hooks that tear every live
+ * lab down.
+ */
 export function registerLab(lab: Cleanable): void {
   live.add(lab);
   if (hooked) return;
@@ -97,6 +101,8 @@ export function registerLab(lab: Cleanable): void {
   Deno.addSignalListener("SIGINT", onSigint);
   Deno.addSignalListener("SIGTERM", onSigterm);
   globalThis.addEventListener("unload", onUnload);
+  globalThis.addEventListener("error", onUnload);
+  globalThis.addEventListener("unhandledrejection", onUnload);
 }
 
 /** Stops tracking a lab; the last one removes the hooks again, so test sanitizers see nothing left over. */
@@ -107,6 +113,8 @@ export function unregisterLab(lab: Cleanable): void {
   Deno.removeSignalListener("SIGINT", onSigint);
   Deno.removeSignalListener("SIGTERM", onSigterm);
   globalThis.removeEventListener("unload", onUnload);
+  globalThis.removeEventListener("error", onUnload);
+  globalThis.removeEventListener("unhandledrejection", onUnload);
 }
 
 /** Ids of labs this process has open. */

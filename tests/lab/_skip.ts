@@ -22,6 +22,7 @@ function probeLab(): string | undefined {
   }
   if (uid !== 0) return `network namespaces need root, running as uid ${uid}`;
   if (!findTool("ip")) return "the ip command (iproute2) is not installed";
+  if (!findTool("setsid")) return "the setsid command (util-linux) is not installed";
   // Try the real thing once: a namespace and a veth pair inside it, then delete it.
   const name = `${newLabId()}-probe`;
   const add = runSync("ip", ["netns", "add", name]);
