@@ -54,12 +54,15 @@ export const LAB_PREFIX = "mlt";
 /** Matches lab namespace names and captures the run id: `mlt3f2a9c-node1` → `mlt3f2a9c`. */
 export const LAB_NETNS_PATTERN: RegExp = /^(mlt[0-9a-f]{4,6})-([a-z0-9-]+)$/;
 
-/** LAN IPv4 prefix (RFC 5737 TEST-NET-2) and IPv6 prefix (RFC 3849 documentation range). */
-export const LAN_IPV4_PREFIX = "198.51.100.";
-export const LAN_IPV6_PREFIX = "2001:db8:100::";
-/** The router's address on its second interface, so routed pools in 203.0.113.0/24 (TEST-NET-3) exist. */
-export const ROUTED_IPV4 = "203.0.113.1/24";
-export const ROUTED_IPV4_NET = "203.0.113.0/24";
+/** The LAN every host is on (RFC 5737 TEST-NET-2); hosts use .1, .2, .11-.90 and .100, the rest is free for pools. */
+export const LAN_IPV4_CIDR = "198.51.100.0/24";
+/** The LAN's IPv6 prefix (RFC 3849 documentation range); hosts use ::1, ::2, ::11-::90 and ::100. */
+export const LAN_IPV6_CIDR = "2001:db8:100::/64";
+/** The prefix behind the router (RFC 5737 TEST-NET-3), for routed (BGP) pools; the router holds .1. */
+export const ROUTED_IPV4_CIDR = "203.0.113.0/24";
+const LAN_IPV4_PREFIX = "198.51.100.";
+const LAN_IPV6_PREFIX = "2001:db8:100::";
+const ROUTED_IPV4 = "203.0.113.1/24";
 
 const MAX_NODES = 80;
 const NODE_FIRST_OCTET = 11;
@@ -177,7 +180,7 @@ export function hostBatch(host: HostPlan, plan: LabPlan): string {
     );
   }
   if (host.role === "client" && plan.hosts.some((h) => h.role === "router")) {
-    lines.push(`route add ${ROUTED_IPV4_NET} via ${LAN_IPV4_PREFIX}1 dev eth0`);
+    lines.push(`route add ${ROUTED_IPV4_CIDR} via ${LAN_IPV4_PREFIX}1 dev eth0`);
   }
   return lines.map((l) => l + "\n").join("");
 }

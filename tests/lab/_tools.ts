@@ -6,8 +6,8 @@ export interface ArpingOptions {
   /** Requests to send (default 1). */
   count?: number;
   /**
-   * How long arping runs in all (default 500 ms): it keeps listening until then, so every host that answers is
-   * seen, not just the first. arping's `-w`.
+   * How long arping runs in all (default 500 ms after the last request): it keeps listening until then, so every
+   * host that answers is seen, not just the first. arping's `-w`.
    */
   timeoutMs?: number;
   /** Gap between requests (default 100 ms when count > 1). arping's `-W`. */
@@ -94,12 +94,13 @@ function unique(values: string[]): string[] {
  */
 export async function arping(lab: Lab, from: LabHost, ip: string, opts: ArpingOptions = {}): Promise<ArpingResult> {
   const count = opts.count ?? 1;
-  const timeoutMs = opts.timeoutMs ?? 500;
+  const intervalMs = opts.intervalMs ?? 100;
+  const timeoutMs = opts.timeoutMs ?? (count - 1) * intervalMs + 500;
   const args = ["arping", "-i", opts.iface ?? from.iface, "-c", String(count), "-w", String(timeoutMs / 1000)];
-  if (count > 1 || opts.intervalMs !== undefined) args.push("-W", String((opts.intervalMs ?? 100) / 1000));
+  if (count > 1 || opts.intervalMs !== undefined) args.push("-W", String(intervalMs / 1000));
   if (opts.stopAfterReplies !== undefined) args.push("-C", String(opts.stopAfterReplies));
   args.push(ip);
-  const out = await lab.exec(from, args, { timeoutMs: timeoutMs + count * (opts.intervalMs ?? 100) + 5000 });
+  const out = await lab.exec(from, args, { timeoutMs: timeoutMs + 5000 });
   const output = out.stdout + out.stderr;
   if (out.code > 1) throw new Error(`arping ${ip} from ${from.name} failed (code ${out.code}): ${output.trim()}`);
   const replies = parseArping(out.stdout);
@@ -122,4 +123,24 @@ export async function ndisc(lab: Lab, from: LabHost, ip: string, opts: NdiscOpti
   if (out.code !== 0 && out.code !== 2) throw new Error(`ndisc6 ${ip} from ${from.name} failed: ${output.trim()}`);
   const macs = parseNdisc6(out.stdout);
   return { mac: macs[0], macs: unique(macs), code: out.code, output };
+}
+
+/** A neighbour-cache entry, as `ip neigh` shows it. */
+export interface NeighbourEntry {
+  /** Lower-case MAC, or undefined when the entry has none (INCOMPLETE, FAILED). */
+  mac: string | undefined;
+  /** Kernel states, e.g. ["REACHABLE"], ["STALE"], ["FAILED"]. */
+  state: string[];
+}
+
+/**
+ * The host's neighbour-cache entry for `ip` on its LAN interface (ARP for IPv4, NDP for IPv6), or undefined when
+ * there is none: what the host will send frames for `ip` to, which is what a failover must change.
+ */
+export async function neighbour(lab: Lab, host: LabHost, ip: string): Promise<NeighbourEntry | undefined> {
+  const json = await lab.ip(host, "-j", "neigh", "show", "to", ip, "dev", host.iface);
+  const entries = JSON.parse(json.trim() || "[]") as { dst?: string; lladdr?: string; state?: string[] }[];
+  const entry = entries[0];
+  if (!entry) return undefined;
+  return { mac: entry.lladdr?.toLowerCase(), state: entry.state ?? [] };
 }

@@ -9,6 +9,7 @@ import {
   gratuitousArps,
   labSkipReason,
   ndisc,
+  neighbour,
   startUnixForward,
   toolSkipReason,
   unsolicitedNas,
@@ -118,6 +119,23 @@ labTest("capture() sees the ARP and NDP frames sent during fn, decoded", ["arpin
   const unsolicited = unsolicitedNas(announced, { target: vip, mac: node1.mac, override: true });
   assert(unsolicited.length > 0, announced.map((p) => p.line).join("\n"));
   assertEquals(unsolicited[0]!.ndp?.checksumOk, true);
+});
+
+labTest("neighbour() shows where the client's kernel sends frames for an address", [], async () => {
+  await using lab = await createLab({ nodes: 2 });
+  const [node1, node2] = lab.nodes;
+  assertEquals(await neighbour(lab, lab.client, node1!.ipv4), undefined);
+  for (const ip of [node1!.ipv4, node1!.ipv6]) {
+    const ping = await lab.exec(lab.client, ["ping", "-c", "1", "-W", "2", ip]);
+    assertEquals(ping.code, 0, ping.stdout + ping.stderr);
+    assertEquals((await neighbour(lab, lab.client, ip))?.mac, node1!.mac);
+  }
+  // A gratuitous ARP from another host for that address moves the existing entry, as a failover does.
+  await lab.ip(node2!, "address", "add", `${node1!.ipv4}/32`, "dev", "kube-lb0");
+  await lab.exec(node2!, ["arping", "-U", "-c", "1", "-w", "0", "-i", "eth0", "-S", node1!.ipv4, node1!.ipv4]);
+  await waitFor("the client's entry to point at node2", async () => {
+    return (await neighbour(lab, lab.client, node1!.ipv4))?.mac === node2!.mac;
+  }, { timeoutMs: 3000 });
 });
 
 labTest("linkDown() silences a host and linkUp() brings it back", ["arping"], async () => {

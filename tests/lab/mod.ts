@@ -16,7 +16,14 @@
  * @module
  */
 export { createLab, type Lab, type LabHost } from "./_lab.ts";
-export { type HostRole, type LabOptions, type LabStep } from "./_plan.ts";
+export {
+  type HostRole,
+  type LabOptions,
+  type LabStep,
+  LAN_IPV4_CIDR,
+  LAN_IPV6_CIDR,
+  ROUTED_IPV4_CIDR,
+} from "./_plan.ts";
 export { type ExecOptions, type ExecResult, type LabProcess, type SpawnOptions } from "./_process.ts";
 export { labSkipReason, toolSkipReason } from "./_skip.ts";
 export { type CleanupOptions, type CleanupReport, cleanupStaleLabs } from "./_cleanup.ts";
@@ -40,5 +47,7 @@ export {
   ndisc,
   type NdiscOptions,
   type NdiscResult,
+  neighbour,
+  type NeighbourEntry,
 } from "./_tools.ts";
 export { startUnixForward, type UnixForwardOptions } from "./_forward.ts";
