@@ -109,6 +109,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   405: "Method Not Allowed",
   414: "URI Too Long",
   431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
   503: "Service Unavailable",
   505: "HTTP Version Not Supported",
 };

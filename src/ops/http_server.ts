@@ -12,7 +12,10 @@ import type { Counter, Registry } from "../metrics/mod.ts";
 import { encodeResponse, type HeadLimits, parseRequestHead, type ResponseParts } from "./_http.ts";
 import { denoProcessProbe, type ProcessProbe, registerProcessMetrics } from "./process_metrics.ts";
 
-/** Says whether the daemon is ready: `true`, or a one-line reason why not (e.g. "informers not synced"). */
+/**
+ * Says whether the daemon is ready: `true`, or a one-line reason why not (e.g. "informers not synced"). The reason
+ * is sent to whoever asks /readyz, so it must never carry a secret.
+ */
 export type ReadyCheck = () => true | string;
 
 /** Options for {@link startOpsServer}. */
@@ -287,7 +290,12 @@ class Server implements OpsServer {
   #route(path: string): ResponseParts {
     switch (path) {
       case "/metrics":
-        return { status: 200, contentType: METRICS_CONTENT_TYPE, body: this.#metrics() };
+        try {
+          return { status: 200, contentType: METRICS_CONTENT_TYPE, body: this.#metrics() };
+        } catch (error) {
+          this.#log.warnOnce("ops-render", "cannot render metrics", { error });
+          return text(500, "cannot render metrics");
+        }
       case "/healthz":
         return text(200, "ok");
       case "/readyz": {

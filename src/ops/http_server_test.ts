@@ -299,3 +299,19 @@ Deno.test("ops server closes when its signal aborts and close() can be called ag
   }
   assert(refused, "connection refused after close");
 });
+
+Deno.test("ops server answers 500 when rendering fails and keeps serving", async () => {
+  class BrokenRegistry extends Registry {
+    override render(): string {
+      throw new Error("broken");
+    }
+  }
+  const { server } = start({ registry: new BrokenRegistry() });
+  try {
+    const r = await get(server.port, "/metrics");
+    assertEquals([r.status, r.body], [500, "cannot render metrics\n"]);
+    assertEquals((await get(server.port, "/healthz")).status, 200);
+  } finally {
+    await server.close();
+  }
+});
