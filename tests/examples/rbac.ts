@@ -202,3 +202,22 @@ export function checkRequests(grants: readonly Grant[], requests: readonly ApiRe
   }
   return { denied: [...denied].sort(), unused: grants.filter((g) => !used.has(g)) };
 }
+
+/** The ServiceAccount examples/daemonset.yaml creates. */
+export const EXAMPLE_SERVICE_ACCOUNT: ServiceAccountRef = { namespace: "metallb-system", name: "metallite" };
+
+/**
+ * For integration tests: checks a request log (the fake API server's `requests` after running metallite) against the
+ * roles of examples/daemonset.yaml. `denied` must be empty; every `unused` grant must be one the run did not exercise
+ * but the code needs (see permissions.ts), or the roles are wider than needed.
+ *
+ * @example
+ * ```ts
+ * const { denied } = await checkExampleRbac(fake.requests);
+ * assertEquals(denied, []);
+ * ```
+ */
+export async function checkExampleRbac(requests: readonly ApiRequest[]): Promise<RequestCheck> {
+  const manifests = await loadManifests(new URL("../../examples/daemonset.yaml", import.meta.url).pathname);
+  return checkRequests(grantsFor(manifests, EXAMPLE_SERVICE_ACCOUNT), requests);
+}

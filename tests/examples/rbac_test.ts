@@ -8,6 +8,7 @@ import { ROOT } from "../../scripts/runtime.ts";
 import { NEEDED_PERMISSIONS } from "./permissions.ts";
 import {
   type ApiRequest,
+  checkExampleRbac,
   checkRequests,
   describeGrant,
   type Grant,
@@ -188,7 +189,7 @@ Deno.test({
       } finally {
         api.close();
       }
-      const result = checkRequests(await exampleGrants(), server.requests);
+      const result = await checkExampleRbac(server.requests);
       assertEquals(result.denied, []);
       assert(server.requests.length >= 6, `${server.requests.length} requests logged`);
     } finally {
