@@ -134,10 +134,10 @@ class LabImpl implements Lab, Cleanable {
     if (this.#closing) throw new Error(`Lab ${this.id} is closed`);
   }
 
-  exec(host: LabHost | string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  async exec(host: LabHost | string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     this.#checkOpen();
     if (cmd.length === 0) throw new TypeError("exec() needs a command");
-    return execCommand(IP, ["netns", "exec", netnsOf(host), ...cmd], { ...opts, running: this.#running });
+    return await execCommand(IP, ["netns", "exec", netnsOf(host), ...cmd], { ...opts, running: this.#running });
   }
 
   async ip(host: LabHost | string, ...args: string[]): Promise<string> {
@@ -299,7 +299,11 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     checkpoint("hosts");
     return lab;
   } catch (error) {
-    await lab.close();
+    try {
+      await lab.close();
+    } catch (cleanupError) {
+      throw new AggregateError([error, cleanupError], `Lab ${plan.id}: creation failed and so did its cleanup`);
+    }
     throw error;
   }
 }

@@ -233,6 +233,26 @@ labTest("createLab() aborted half way deletes what it created", [], async () => 
   }
 });
 
+labTest("createLab() failing half way deletes what it created and names the failed step", [], async () => {
+  let id = "";
+  const error = await assertRejects(
+    () =>
+      createLab({
+        nodes: 2,
+        onStep: (step, lab) => {
+          if (step !== "lan") return;
+          id = lab.id;
+          // Pull a host's namespace away under the lab, so its setup fails for real.
+          new Deno.Command("ip", { args: ["netns", "del", `${lab.id}-node2`] }).outputSync();
+        },
+      }),
+    Error,
+    'step "hosts"',
+  );
+  assertStringIncludes(error.message, `${id}-node2`);
+  assertEquals(await labNamespaces(id), []);
+});
+
 async function holdLab(): Promise<{ child: Deno.ChildProcess; id: string; sleeper: number; done: Promise<void> }> {
   const fixture = new URL("./testdata/hold_lab.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
