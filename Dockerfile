@@ -6,6 +6,9 @@
 #   scripts/deno task compile        # dist/metallite-x86_64 and dist/metallite-aarch64
 #   docker buildx build --platform linux/amd64,linux/arm64 -t ghcr.io/example/metallite:0.1.0 --push .
 #
+# It needs BuildKit (the default builder since Docker 23), which sets TARGETARCH. Pin the base by digest
+# (gcr.io/distroless/cc-debian12@sha256:...) for reproducible images.
+#
 # Base: the binary from `deno compile` is linked against glibc (libc, libm, libdl, libpthread, libgcc_s) and
 # metallite opens libc.so.6 through FFI for raw sockets, so a static "scratch" image cannot run it. distroless/cc
 # holds glibc, libgcc, CA certificates and tzdata: no shell, no package manager, a fraction of debian:12-slim's
