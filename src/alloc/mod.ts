@@ -4,3 +4,5 @@
  * @module
  */
 export type * from "./types.ts";
+export { allocateAll } from "./allocate.ts";
+export { ALLOCATED_FROM_POOL_ANNOTATION, ANNOTATIONS } from "./annotations.ts";
