@@ -182,7 +182,7 @@ Deno.test("arpRequestFilter() accepts requests only, and only for the listed tar
   assertEquals(runBpf(owned, set(REQUEST, 38, 192, 0, 2, 3)), 0);
   assertEquals(runBpf(arpRequestFilter({ targets: [] }), REQUEST), 0);
   // Up to MAX_FILTER_TARGETS addresses are checked in the kernel; past that every request is let through.
-  const full = Array.from({ length: MAX_FILTER_TARGETS }, (_, i) => `203.0.113.${i}`);
+  const full = Array.from({ length: MAX_FILTER_TARGETS }, (_, i) => `203.0.${113 + (i >> 8)}.${i & 255}`);
   assertEquals(runBpf(arpRequestFilter({ targets: full }), REQUEST), 0);
   assertEquals(runBpf(arpRequestFilter({ targets: [...full.slice(1), "192.0.2.1"] }), REQUEST), REQUEST.length);
   assertEquals(runBpf(arpRequestFilter({ targets: [...full, "198.51.100.1"] }), REQUEST), REQUEST.length);

@@ -7,8 +7,8 @@
 import { assembleBpf, BPF_ACCEPT, BPF_DROP, type BpfInstruction, type BpfStep, PACKET_OUTGOING } from "../net/mod.ts";
 import { ARP_HARDWARE_ETHERNET, ARP_PROTOCOL_IPV4, ARP_REPLY, ARP_REQUEST, ETHERTYPE_ARP } from "./codec.ts";
 
-/** Most target addresses a filter checks one by one; past this it accepts every request (jumps reach 255 steps). */
-export const MAX_FILTER_TARGETS = 200;
+/** Most target addresses a filter checks (2 instructions each, within BPF_MAXINSNS); past this it accepts every request. */
+export const MAX_FILTER_TARGETS = 1000;
 
 // Offsets in an Ethernet frame: ethertype at 12, then the ARP packet from 14 (RFC 826 field order).
 const OFFSET_ETHERTYPE = 12;
@@ -75,21 +75,37 @@ export function arpRequestFilter(options: ArpRequestFilterOptions = {}): BpfInst
     : [...new Set(options.targets.map(ipv4Word))].sort((a, b) => a - b);
   const steps = arpHeaderChecks();
   if (targets === undefined || targets.length > MAX_FILTER_TARGETS) {
-    steps.push({ op: "jeq", value: ARP_REQUEST, then: "accept", else: "drop" });
-  } else {
-    steps.push({ op: "jeq", value: ARP_REQUEST, then: "target", else: "drop" }, { op: "label", name: "target" });
-    steps.push({ op: "ld", size: "word", offset: OFFSET_TARGET_IP });
-    targets.forEach((word, i) => {
-      steps.push({ op: "jeq", value: word, then: "accept", else: `t${i + 1}` }, { op: "label", name: `t${i + 1}` });
-    });
+    steps.push({ op: "jeq", value: ARP_REQUEST, then: "accept", else: "drop" }, ...ending());
+    return assembleBpf(steps);
   }
+  // The early checks drop through a nearby "drop"; each target then has its own accept, so no jump is longer than
+  // a step or two however many targets there are (classic BPF jumps reach at most 255 instructions).
   steps.push(
+    { op: "jeq", value: ARP_REQUEST, then: "target", else: "drop" },
+    { op: "label", name: "drop" },
+    { op: "ret", value: BPF_DROP },
+    { op: "label", name: "target" },
+    { op: "ld", size: "word", offset: OFFSET_TARGET_IP },
+  );
+  targets.forEach((word, i) => {
+    steps.push(
+      { op: "label", name: `t${i}` },
+      { op: "jeq", value: word, then: `a${i}`, else: `t${i + 1}` },
+      { op: "label", name: `a${i}` },
+      { op: "ret", value: BPF_ACCEPT },
+    );
+  });
+  steps.push({ op: "label", name: `t${targets.length}` }, { op: "ret", value: BPF_DROP });
+  return assembleBpf(steps);
+}
+
+function ending(): BpfStep[] {
+  return [
     { op: "label", name: "drop" },
     { op: "ret", value: BPF_DROP },
     { op: "label", name: "accept" },
     { op: "ret", value: BPF_ACCEPT },
-  );
-  return assembleBpf(steps);
+  ];
 }
 
 /**
@@ -102,9 +118,6 @@ export function arpProbeFilter(): BpfInstruction[] {
     { op: "jeq", value: ARP_REQUEST, then: "accept", else: "reply" },
     { op: "label", name: "reply" },
     { op: "jeq", value: ARP_REPLY, then: "accept", else: "drop" },
-    { op: "label", name: "drop" },
-    { op: "ret", value: BPF_DROP },
-    { op: "label", name: "accept" },
-    { op: "ret", value: BPF_ACCEPT },
+    ...ending(),
   ]);
 }
