@@ -245,7 +245,8 @@ export async function execCommand(
         await writer.write(new TextEncoder().encode(options.stdin));
         await writer.close();
       } catch {
-        // The command exited without reading its input; its status tells why.
+        // The command exited without reading its input; its status tells why. Release the pipe all the same.
+        await writer.abort().catch(() => {});
       }
     }
     const out = await child.output();

@@ -1,5 +1,6 @@
 /** Deciding, synchronously and once, whether lab tests can run here, and saying why not in one line. */
 import { newLabId } from "./_plan.ts";
+import { MARKER_DIR, removeMarker, writeMarker } from "./_cleanup.ts";
 
 let labReason: { value: string | undefined } | undefined;
 
@@ -24,9 +25,19 @@ function probeLab(): string | undefined {
   if (!findTool("ip")) return "the ip command (iproute2) is not installed";
   if (!findTool("setsid")) return "the setsid command (util-linux) is not installed";
   // Try the real thing once: a namespace and a veth pair inside it, then delete it.
-  const name = `${newLabId()}-probe`;
+  const id = newLabId();
+  const name = `${id}-probe`;
+  // Marked like a lab, so cleanupStaleLabs() removes the probe if this process dies right here.
+  try {
+    writeMarker(id);
+  } catch (error) {
+    return `cannot write lab markers in ${MARKER_DIR}: ${error instanceof Error ? error.message : error}`;
+  }
   const add = runSync("ip", ["netns", "add", name]);
-  if (!add.ok) return `ip netns add fails: ${add.text.split("\n")[0]}`;
+  if (!add.ok) {
+    removeMarker(id);
+    return `ip netns add fails: ${add.text.split("\n")[0]}`;
+  }
   try {
     const veth = runSync("ip", ["-n", name, "link", "add", "probe0", "type", "veth", "peer", "name", "probe1"]);
     if (!veth.ok) return `cannot create a veth pair in a namespace: ${veth.text.split("\n")[0]}`;
@@ -35,6 +46,7 @@ function probeLab(): string | undefined {
     return undefined;
   } finally {
     runSync("ip", ["netns", "del", name]);
+    removeMarker(id);
   }
 }
 

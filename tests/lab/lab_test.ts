@@ -173,6 +173,8 @@ labTest("spawn() runs a process in the host's namespace, waitForOutput() sees it
 
   const exec = await lab.exec(node1, ["sh", "-c", "cat; exit 3"], { stdin: "input" });
   assertEquals([exec.code, exec.stdout, exec.timedOut], [3, "input", false]);
+  const deaf = await lab.exec(node1, ["true"], { stdin: "x".repeat(1 << 20) });
+  assertEquals(deaf.code, 0);
   const slow = await lab.exec(node1, ["sleep", "10"], { timeoutMs: 100 });
   assertEquals([slow.code, slow.timedOut], [124, true]);
 });
