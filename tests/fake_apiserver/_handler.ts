@@ -413,7 +413,7 @@ export class Handler {
         return json({ kind: `${info.kind}List`, apiVersion, metadata, items });
       }
       case "watch":
-        return this.#watch(route, q);
+        return this.#watch(request, route, q);
       case "create": {
         if (request.method !== "POST" || name !== undefined) throw methodNotAllowed();
         const created = store.create(info, namespace, await readBody(request), { dryRun });
@@ -472,7 +472,7 @@ export class Handler {
     return json(relabel(obj, groupVersion(route.info, route.version)), status);
   }
 
-  #watch(route: Route, q: URLSearchParams): Response {
+  #watch(request: Request, route: Route, q: URLSearchParams): Response {
     const { info, namespace, name } = route;
     const store = this.store;
     const labels = selector(q.get("labelSelector"), (s) => parseLabelSelector(s));
@@ -519,12 +519,17 @@ export class Handler {
       (namespace === undefined || !info.namespaced || o.metadata.namespace === namespace) &&
       (!labels || labels(o)) && (!fields || fields(o));
     const cache = new WeakMap<Obj, Map<string, string>>();
+    const table = wantsTable(request);
     const encode = (type: string, obj: Obj) => {
       let byType = cache.get(obj);
       if (!byType) cache.set(obj, byType = new Map());
       let line = byType.get(type);
       if (line === undefined) {
-        line = JSON.stringify({ type, object: relabel(obj, apiVersion) });
+        // kubectl get -w without -o asks for Tables: each event then carries a one-row Table.
+        const object = table
+          ? this.#table(info, [obj], String(obj.metadata.resourceVersion))
+          : relabel(obj, apiVersion);
+        line = JSON.stringify({ type, object });
         byType.set(type, line);
       }
       return line;
@@ -809,5 +814,3 @@ function parsePatchBody(text: string, type: PatchType): Json {
     throw badRequest(`error decoding patch: ${(error as Error).message}`);
   }
 }
-
-export { urlPlural };

@@ -8,7 +8,8 @@ import type { FakeApiServer, Loose } from "./mod.ts";
 
 /** Where kubectl is, or undefined (tests needing it are then skipped with a reason). */
 export const KUBECTL: string | undefined = (() => {
-  for (const path of ["/usr/bin/kubectl", "/usr/local/bin/kubectl"]) {
+  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "");
+  for (const path of [...dirs.map((d) => join(d, "kubectl")), "/usr/bin/kubectl", "/usr/local/bin/kubectl"]) {
     try {
       if (Deno.statSync(path).isFile) return path;
     } catch {
@@ -20,7 +21,7 @@ export const KUBECTL: string | undefined = (() => {
 
 /** Why kubectl tests are skipped, or undefined when they can run. */
 export const KUBECTL_MISSING: string | undefined = KUBECTL === undefined
-  ? "kubectl is not installed (looked in /usr/bin and /usr/local/bin)"
+  ? "kubectl is not installed (not on PATH, /usr/bin or /usr/local/bin)"
   : undefined;
 
 /** What a kubectl run produced. */

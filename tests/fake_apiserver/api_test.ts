@@ -316,3 +316,33 @@ Deno.test("delete returns the object; finalizers only mark it; preconditions con
   assertEquals(coll.body.items.length, 1);
   assertEquals(server.list("services").map((s) => s.metadata.name), ["d"]);
 });
+
+Deno.test("server-side apply takes YAML, creates, updates and drops fields the manager stopped applying", async () => {
+  await using server = await startFakeApiServer();
+  using api = new ApiClient(server);
+  const path = "/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements/l2";
+  const yaml = (extra: string) =>
+    `apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata:\n  name: l2\nspec:\n  ipAddressPools: [pool]\n${extra}`;
+  const noManager = await api.json(path, {
+    method: "PATCH",
+    body: yaml(""),
+    contentType: "application/apply-patch+yaml",
+  });
+  assertEquals(noManager.status, 400);
+  const created = await api.json(`${path}?fieldManager=test`, {
+    method: "PATCH",
+    body: yaml("  interfaces: [eth0]\n"),
+    contentType: "application/apply-patch+yaml",
+  });
+  assertEquals(created.status, 201);
+  assertEquals(created.body.spec, { ipAddressPools: ["pool"], interfaces: ["eth0"] });
+  server.patch("l2advertisements", "metallb-system", "l2", { spec: { nodeSelectors: [{ matchLabels: { a: "b" } }] } });
+  const updated = await api.json(`${path}?fieldManager=test&force=true`, {
+    method: "PATCH",
+    body: yaml(""),
+    contentType: "application/apply-patch+yaml",
+  });
+  assertEquals(updated.status, 200);
+  assertEquals(updated.body.spec, { ipAddressPools: ["pool"], nodeSelectors: [{ matchLabels: { a: "b" } }] });
+  assertEquals(updated.body.metadata.generation, 3);
+});
