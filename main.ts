@@ -3,8 +3,9 @@
  * @module
  */
 import { HELP_TEXT, parseCommandLine, UsageError } from "./src/config/flags.ts";
-import { runDaemon } from "./src/daemon/mod.ts";
+import { runDaemon, StartupError } from "./src/daemon/mod.ts";
 import { createLogger } from "./src/log/mod.ts";
+import { Shutdown } from "./src/ops/mod.ts";
 import { VERSION } from "./src/version.ts";
 
 const encoder = new TextEncoder();
@@ -39,15 +40,15 @@ export async function main(args: readonly string[]): Promise<number> {
       break;
     case "run": {
       const log = createLogger({ level: command.options.logLevel, format: command.options.logFormat });
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      Deno.addSignalListener("SIGTERM", onSignal);
-      Deno.addSignalListener("SIGINT", onSignal);
+      const shutdown = new Shutdown({ log });
       try {
-        await runDaemon({ run: command.options, log, stopSignal: stop.signal });
+        await runDaemon({ run: command.options, log, shutdown });
+      } catch (error) {
+        if (!(error instanceof StartupError)) throw error;
+        await shutdown.start("start-up failed");
+        fail(error.message, 1);
       } finally {
-        Deno.removeSignalListener("SIGTERM", onSignal);
-        Deno.removeSignalListener("SIGINT", onSignal);
+        shutdown.dispose();
       }
       return 0;
     }

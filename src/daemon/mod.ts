@@ -1,10 +1,22 @@
 /**
  * The daemon: wires the parts together (watch → model → allocate → elect → announce) and owns their lifetimes.
+ * Each part is started by a function of its own file here; this one only orders them and registers their
+ * shutdown steps (run in reverse: BGP routes are withdrawn first, then ARP/NDP stop, then the allocator Lease is
+ * released, and the metrics endpoint closes last).
  * @module
  */
 import type { RunOptions } from "../config/flags.ts";
+import { createKubeApi, EventRecorder, KubeConfigError, loadKubeConfig } from "../k8s/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { Registry } from "../metrics/mod.ts";
+import { OpsServerError, type Shutdown, startOpsServer } from "../ops/mod.ts";
 import { VERSION } from "../version.ts";
+import { ConfigFileError, startModelSource } from "./model_source.ts";
+
+/** A start-up failure with a one-line message; main prints it and exits with status 1. */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
 
 /** Options for {@link runDaemon}. */
 export interface DaemonOptions {
@@ -12,22 +24,62 @@ export interface DaemonOptions {
   run: RunOptions;
   /** Logger for the whole process. */
   log: Logger;
-  /** Resolves when the process should stop (SIGTERM, SIGINT). */
-  stopSignal: AbortSignal;
+  /** Runs the shutdown steps on SIGTERM/SIGINT. */
+  shutdown: Shutdown;
+  /** Metrics; default a new registry. */
+  registry?: Registry;
 }
 
-/** Runs the daemon until `stopSignal` aborts. */
+/** Starts every part, then waits until shutdown has finished. Throws {@link StartupError} when it cannot start. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
-  const { run, log } = options;
-  log.info("metallite starting", {
-    version: VERSION,
-    node: run.nodeName,
-    pools: run.pools.map((p) => p.text),
-    interfaces: run.interfaces,
-  });
-  await new Promise<void>((resolve) => {
-    if (options.stopSignal.aborted) resolve();
-    options.stopSignal.addEventListener("abort", () => resolve(), { once: true });
-  });
+  const { run, log, shutdown } = options;
+  const registry = options.registry ?? new Registry();
+  const readiness: (() => true | string)[] = [];
+  log.info("metallite starting", { version: VERSION, node: run.nodeName, pools: run.pools.map((p) => p.text) });
+
+  let config;
+  try {
+    config = await loadKubeConfig({ env: Deno.env, ...(run.kubeconfig === undefined ? {} : { path: run.kubeconfig }) });
+  } catch (error) {
+    if (error instanceof KubeConfigError) throw new StartupError(error.message);
+    throw error;
+  }
+  if (run.metricsAddr) {
+    try {
+      const ops = startOpsServer({
+        ...run.metricsAddr,
+        registry,
+        log,
+        ready: () => {
+          if (shutdown.signal.aborted) return "shutting down";
+          for (const check of readiness) {
+            const answer = check();
+            if (answer !== true) return answer;
+          }
+          return true;
+        },
+      });
+      shutdown.add("close the metrics endpoint", () => ops.close());
+    } catch (error) {
+      if (error instanceof OpsServerError) throw new StartupError(error.message);
+      throw error;
+    }
+  }
+
+  const api = createKubeApi({ config, log, metrics: registry });
+  shutdown.add("close the API client", () => api.close());
+  const events = new EventRecorder({ events: api.events, component: "metallite", host: run.nodeName, log });
+
+  let models;
+  try {
+    models = await startModelSource({ run, api, events, log, registry });
+  } catch (error) {
+    if (error instanceof ConfigFileError) throw new StartupError(error.message);
+    throw error;
+  }
+  shutdown.add("stop watching the configuration", () => models.stop());
+  readiness.push(() => models.ready() || "metallb.io objects not listed yet");
+
+  await shutdown.done;
   log.info("metallite stopped");
 }
