@@ -187,13 +187,15 @@ export interface CleanupReport {
 
 /**
  * Deletes lab namespaces (`mlt…-…`) whose owning process has died, killing what still runs in them; labs of live
- * processes, this one's included, are left alone.
+ * processes, this one's included, are left alone. Does nothing when not run as root.
  * @example
  * ```ts
  * await cleanupStaleLabs(); // at the top of a test file, before creating labs
  * ```
  */
 export async function cleanupStaleLabs(options: CleanupOptions = {}): Promise<CleanupReport> {
+  // Without root there can be no labs of ours, and nothing could be deleted anyway.
+  if (Deno.uid() !== 0) return { removed: [], kept: [] };
   const mine = liveLabIds();
   const byId = new Map<string, string[]>();
   for (const name of await listNetns()) {
