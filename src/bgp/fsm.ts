@@ -74,8 +74,11 @@ export interface FsmState {
 export type FsmEvent =
   /** ManualStart (RFC 4271 event 1). */
   | { readonly type: "start" }
-  /** ManualStop (event 2): send a Cease (default Administrative Shutdown) and stay down. */
-  | { readonly type: "stop"; readonly notification?: NotificationMessage }
+  /**
+   * ManualStop (event 2): send a Cease (default Administrative Shutdown) and stay down. `silent` closes the
+   * connection without a NOTIFICATION, so a graceful-restart helper keeps our routes (RFC 4724 §4.2).
+   */
+  | { readonly type: "stop"; readonly notification?: NotificationMessage; readonly silent?: boolean }
   /** A timer fired. */
   | { readonly type: "timer"; readonly timer: TimerName }
   /** A TCP connection is up, dialled or accepted (events 16/17). */
@@ -322,7 +325,7 @@ export function stepFsm(s: FsmState, event: FsmEvent, config: FsmConfig): FsmRes
           actions: ALL_TIMERS.map((timer) => ({ type: "stopTimer", timer }) as FsmAction),
         };
       }
-      const send = connected
+      const send = connected && !event.silent
         ? event.notification ?? notification(ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
         : undefined;
       return toIdle(

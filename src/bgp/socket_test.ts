@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console
 import { assert, assertEquals, assertRejects, waitFor } from "../../tests/assert.ts";
 import { libc } from "../net/libc.ts";
 import { realSocketSkipReason } from "../net/testing.ts";
@@ -5,7 +6,7 @@ import { type BgpConnection, dialTcp, readSockaddr, sockaddr, TcpListener } from
 
 const skip = realSocketSkipReason();
 if (skip === undefined) libc(); // opened before any test, so the sanitizer does not count it
-if (skip) console.error(`socket_test: skipping real-socket tests: ${skip}`); // deno-lint-ignore no-console
+if (skip) console.error(`socket_test: skipping real-socket tests: ${skip}`);
 
 Deno.test("sockaddr() and readSockaddr() round-trip IPv4 and IPv6", () => {
   assertEquals(readSockaddr(sockaddr("192.0.2.1", 179).bytes), { address: "192.0.2.1", port: 179 });
