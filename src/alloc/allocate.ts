@@ -81,6 +81,7 @@ function notAllowed(pool: Pool, req: ServiceRequest): Refusal {
 function tryAdopt(run: Run, req: ServiceRequest): Assignment | AllocationNote {
   const ips = req.current;
   const list = formatIps(ips);
+  if (req.notDualStack) return { code: "NotDualStack", message: `${req.notDualStack}; dropping ${list}` };
   const familiesOk = ips.length <= 2 && new Set(ips.map((i) => i.family)).size === ips.length &&
     (sameFamilies(ips, req.families) || (req.preferDual && ips.length === 1));
   if (!familiesOk) {
@@ -346,6 +347,8 @@ export function allocateAll(options: AllocateOptions): AllocationResult {
   const order = [...pending.filter((p) => p.req.requested), ...pending.filter((p) => !p.req.requested)];
   for (const p of order) {
     let final: Attempt | undefined;
+    // MetalLB keeps the address when the request cannot be read; say why the request is not honoured.
+    if (p.kept && p.req.requestError) p.notes.push({ code: "InvalidRequest", message: p.req.requestError });
     if (!p.kept) {
       final = allocate(run, p.req);
     } else if (p.req.preferDual && p.kept.ips.length === 1) {

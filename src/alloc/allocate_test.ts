@@ -421,6 +421,19 @@ const CASES: Record<string, Case> = {
     services: [svc("s", { family: "6", status: ["192.0.2.1"] })],
     expect: { s: "2001:db8::@a" },
   },
+  "adoption: an unreadable request keeps the address, with a note": {
+    pools: { a: V4 },
+    services: [
+      svc("s", { status: ["192.0.2.2"], lbIP: "192.0.2.1", ann: { "metallb.io/loadBalancerIPs": "192.0.2.3" } }),
+    ],
+    expect: { s: "192.0.2.2@a" },
+    notes: { s: /both metallb\.io\/loadBalancerIPs and spec\.loadBalancerIP/ },
+  },
+  "adoption: RequireDualStack on a single-stack Service drops the address": {
+    pools: { a: V4 },
+    services: [svc("s", { status: ["192.0.2.2"], policy: "RequireDualStack" })],
+    expect: { s: "pending:NotDualStack" },
+  },
   "pending with an old address to clear": {
     pools: { a: { addresses: ["192.0.2.0/32"] } },
     services: [svc("holder", { t: 1 }), svc("s", { t: 2, status: ["203.0.113.1"] })],

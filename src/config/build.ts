@@ -167,6 +167,7 @@ function flagPeer(flag: FlagBgpPeer, ref: ObjectRef, myAsn: number): BgpPeer {
     nodeSelectors: [],
     ...(flag.password === undefined ? {} : { password: flag.password }),
     ebgpMultiHop: flag.ebgpMultihop !== undefined,
+    ...(flag.ebgpMultihop === undefined ? {} : { ebgpMultiHopTtl: flag.ebgpMultihop }),
     enableGracefulRestart: false,
     disableMp: false,
     dualStackAddressFamily: false,

@@ -274,6 +274,19 @@ Deno.test("buildModel() turns --pool flags into cli-pool-N and an L2 advertiseme
   assertEquals(model.bgpAdvertisements, []);
 });
 
+Deno.test("buildModel() rejects an absurd --pool as it would the same pool in YAML", () => {
+  const model = buildModel({
+    namespace: NS,
+    flagPools: [
+      { text: "0.0.0.0/0", range: parseRange("0.0.0.0/0") },
+      { text: "192.0.2.0/28", range: parseRange("192.0.2.0/28") },
+    ],
+  });
+  assertEquals(codes(model), ["IPAddressPool/cli-pool-1:PoolTooLarge"]);
+  assertEquals(model.rejected[0]!.source, "flag");
+  assertEquals(model.l2Advertisements[0]!.pools, ["cli-pool-2"]);
+});
+
 Deno.test("buildModel() makes --bgp-peer peers and announces the flag pools to them", () => {
   const flagBgpPeers = [{ address: "192.0.2.1", asn: 64513, port: 179, holdTime: 90, password: "s3cret" }];
   const flagPools = [{ text: "203.0.113.0/28", range: parseRange("203.0.113.0/28") }];
@@ -284,6 +297,8 @@ Deno.test("buildModel() makes --bgp-peer peers and announces the flag pools to t
   assertEquals(model.bgpAdvertisements.map((a) => [a.name, a.pools, a.peers]), [
     ["cli-bgp", ["cli-pool-1"], ["cli-peer-1"]],
   ]);
+  const hop = buildModel({ namespace: NS, flagBgpPeers: [{ ...flagBgpPeers[0]!, ebgpMultihop: 3 }], myAsn: 64512 });
+  assertEquals([hop.bgpPeers[0]!.ebgpMultiHop, hop.bgpPeers[0]!.ebgpMultiHopTtl], [true, 3]);
   const noAsn = buildModel({ namespace: NS, flagBgpPeers });
   assertEquals(codes(noAsn), ["BGPPeer/cli-peer-1:MissingAsn"]);
 });

@@ -229,6 +229,8 @@ export interface BgpPeer {
   readonly bfdProfile?: string;
   /** Allow eBGP peers more than one hop away. */
   readonly ebgpMultiHop: boolean;
+  /** TTL for multihop sessions when given (`--bgp-peer ...,multihop=N`); MetalLB objects leave it to the speaker. */
+  readonly ebgpMultiHopTtl?: number;
   /** VRF to open the session in; undefined for the default VRF. */
   readonly vrf?: string;
   /** Advertise the graceful restart capability (RFC 4724). */
