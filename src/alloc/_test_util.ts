@@ -6,7 +6,8 @@ import { buildModel } from "../config/build.ts";
 import type { Model } from "../config/model.ts";
 import type { ServiceLike, ServiceOutcome } from "./types.ts";
 
-const NS = "metallb-system";
+/** The MetalLB namespace the test pools live in. */
+export const NS = "metallb-system";
 
 /** Builds pools through the real config path, so tests also prove the model the allocator gets. */
 export function poolsOf(specs: Record<string, { addresses: string[]; [k: string]: unknown }>): Model {

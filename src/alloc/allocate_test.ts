@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch } from "../../tests/assert.ts";
 import { allocateAll } from "./allocate.ts";
-import { poolsOf, short, svc } from "./_test_util.ts";
+import { NS, poolsOf, short, svc } from "./_test_util.ts";
 import type { AddressVerdict, AllocationResult, NamespaceLike, ServiceLike, ServiceOutcome } from "./types.ts";
 
 function shortAll(result: AllocationResult): Record<string, string> {
@@ -581,4 +581,28 @@ Deno.test("allocateAll() survives a throwing conflict check", () => {
   });
   assertEquals(shortAll(result), { s: "192.0.2.1@a" });
   assertMatch(result.conflicts[0]!.reason, /the conflict check failed: socket closed/);
+});
+
+Deno.test("allocateAll() never walks a range: a pool of 2^127 addresses costs what a small one does", () => {
+  // Built by hand: the config refuses pools this large, the allocator must still cope with them.
+  const huge = {
+    name: "huge",
+    source: "file" as const,
+    ref: { kind: "IPAddressPool", namespace: NS, name: "huge" },
+    labels: {},
+    ranges: { 4: [], 6: [{ family: 6 as const, first: 0x2000n << 112n, last: (0x4000n << 112n) - 1n }] },
+    addresses: ["2000::/2"],
+    size: { 4: 0n, 6: 1n << 126n },
+    autoAssign: true,
+    avoidBuggyIPs: false,
+  };
+  const services = Array.from({ length: 50 }, (_, i) => svc(`s${i}`, { t: i, family: "6" }));
+  services.push(svc("top", { t: 99, family: "6", status: ["3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] }));
+  const start = performance.now();
+  const result = allocateAll({ model: { pools: [huge] }, services });
+  assert(performance.now() - start < 500);
+  assertEquals(short(outcome(result, "s49")), "2000::31@huge");
+  assertEquals(short(outcome(result, "top")), "3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff@huge");
+  assertEquals(result.pools[0]!.assignedIPv6, 51);
+  assertEquals(result.pools[0]!.availableIPv6, Number.MAX_SAFE_INTEGER);
 });

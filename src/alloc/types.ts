@@ -60,7 +60,25 @@ export interface AllocateOptions {
   readonly isAddressUsable?: (ip: string, pool: string) => AddressVerdict;
 }
 
-/** Why a Service has no address (or not the one it asked for). Stable: used in Events, conditions and metrics. */
+/**
+ * Why a Service has no address (or not the one it asked for). Stable: used in Events, conditions and metrics.
+ * - `NoPools`: no pool is configured at all.
+ * - `NoSuitablePool`: no autoAssign pool admits the Service (serviceAllocation, or every pool has autoAssign false).
+ * - `NoPoolForFamily`: no admitted pool has the family (e.g. "no pool for IPv6"), or none has both for RequireDualStack.
+ * - `PoolExhausted`: the admitted pools have no free address of the family (conflicting addresses are named).
+ * - `UnknownPool`: metallb.io/address-pool names a pool that does not exist (or was rejected).
+ * - `PoolNotAllowed`: the requested pool (or the pool of the requested IP) excludes the Service by serviceAllocation.
+ * - `InvalidRequest`: loadBalancerIPs / spec.loadBalancerIP unreadable, both set, or more than one per family.
+ * - `FamilyMismatch`: the requested IPs' families differ from the Service's.
+ * - `IpNotInPool`: a requested IP is in no pool (or is a .0/.255 of an avoidBuggyIPs pool), or in two pools.
+ * - `PoolMismatch`: the requested IP is not in the requested pool.
+ * - `IpInUse`: the requested IP is used by a Service that does not share (or this one has no sharing key).
+ * - `SharingKeyMismatch`: the requested IP is shared under another allow-shared-ip key.
+ * - `BackendMismatch`: same key, but externalTrafficPolicy differs, or both are Local with different selectors.
+ * - `PortConflict`: same key, but a port/protocol is already used on that IP.
+ * - `AddressConflict`: the requested IP is answered for by another host (isAddressUsable said so).
+ * - `NotDualStack`: RequireDualStack on a Service whose clusterIPs have one family.
+ */
 export type PendingCode =
   | "NoPools"
   | "NoSuitablePool"
