@@ -24,7 +24,14 @@ import { silentLogger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import type { EndpointSlice, Node, Service } from "../k8s/types.ts";
 import { type Clock, monotonicClock } from "./clock.ts";
-import { createElector, type Election, type ElectionContext, objectKey, type PeerState } from "./election.ts";
+import {
+  createElector,
+  type Election,
+  ElectionCache,
+  type ElectionContext,
+  objectKey,
+  type PeerState,
+} from "./election.ts";
 
 /** What the responders must provide (the daemon routes IPv4 to the ARP responder, IPv6 to the NDP one). */
 export interface VipAnnouncer {
@@ -152,6 +159,7 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
   // Per Service we announce: its IPs and interfaces, to publish changes per Service.
   const announcedServices = new Map<string, { ips: readonly string[]; interfaces: readonly string[] | "all" }>();
   let lastElections: Election[] = [];
+  const cache = new ElectionCache();
   let previousPeers = new Map<string, boolean>();
   let cancelPoke: (() => void) | undefined;
   let stopped = false;
@@ -178,6 +186,7 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
       nodes: inputs.nodes,
       peers: inputs.peers,
       endpointSlices: inputs.endpointSlices,
+      cache,
       ...(options.ignoreExcludeLabel !== undefined ? { ignoreExcludeLabel: options.ignoreExcludeLabel } : {}),
     });
     const services = new Map<string, Service>();
@@ -187,6 +196,7 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
     }
     const keys = [...services.keys()].sort();
     const elections = keys.map((k) => elector.elect(services.get(k)!));
+    cache.sweep();
 
     // Each address is decided by the first Service (by key) that has an owner for it.
     const deciding = new Map<string, Election>();

@@ -23,10 +23,10 @@
  *   Service go to the same node).
  * @module
  */
-import { createHash } from "node:crypto";
 import type { L2Advertisement, Model } from "../config/model.ts";
 import { matchesAny, matchesLabels } from "../config/selector.ts";
 import { formatIp, type IpAddress, rangeContains, tryParseIp } from "../ip/mod.ts";
+import { compareDigests, sha256Words } from "./_sha256.ts";
 import { type EndpointSlice, EXCLUDE_FROM_LB_LABEL, type Node, type Service } from "../k8s/types.ts";
 
 /** MetalLB's IP sharing annotation and its older spelling; with `serviceSelectors` it disables Layer 2. */
@@ -121,6 +121,8 @@ export interface ElectionContext {
   readonly endpointSlices: (serviceKey: string) => readonly EndpointSlice[];
   /** Ignore the exclude-from-external-load-balancers label (MetalLB's --ignore-exclude-lb). Default false. */
   readonly ignoreExcludeLabel?: boolean;
+  /** Hash orders kept between elections (the controller keeps one); default none. */
+  readonly cache?: ElectionCache;
 }
 
 /** "namespace/name" of an object. */
@@ -137,8 +139,15 @@ export function goIpString(ip: IpAddress): string {
   return formatIp(ip);
 }
 
-function digest(node: string, ip: string): Buffer {
-  return createHash("sha256").update(`${node}#${ip}`, "utf8").digest();
+function byHash(nodes: readonly string[], ip: string): string[] {
+  const keyed = nodes.map((name) => ({ name, hash: sha256Words(`${name}#${ip}`) }));
+  keyed.sort((a, b) => compareDigests(a.hash, b.hash) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return keyed.map((k) => k.name);
+}
+
+/** Higher score first; a stable sort, so equal scores keep the hash order they come in. */
+function byScore(ordered: string[], scores: Readonly<Record<string, number>>): string[] {
+  return ordered.sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0));
 }
 
 /**
@@ -155,9 +164,35 @@ export function sortCandidates(
   ip: string,
   scores: Readonly<Record<string, number>> = {},
 ): string[] {
-  const keyed = nodes.map((name) => ({ name, score: scores[name] ?? 0, hash: digest(name, ip) }));
-  keyed.sort((a, b) => (b.score - a.score) || Buffer.compare(a.hash, b.hash) || (a.name < b.name ? -1 : 1));
-  return keyed.map((k) => k.name);
+  return byScore(byHash(nodes, ip), scores);
+}
+
+/**
+ * Remembers, per address, every node in hash order, so that re-electing thousands of Services after each change
+ * hashes nothing unless the set of nodes changed. Entries unused for two sweeps are dropped.
+ */
+export class ElectionCache {
+  #current = new Map<string, { nodesKey: string; order: string[] }>();
+  #previous = new Map<string, { nodesKey: string; order: string[] }>();
+
+  /** Every node of `nodes` in hash order for `ip`. */
+  order(ip: string, nodes: readonly string[], nodesKey: string): readonly string[] {
+    let entry = this.#current.get(ip) ?? this.#previous.get(ip);
+    if (entry === undefined || entry.nodesKey !== nodesKey) entry = { nodesKey, order: byHash(nodes, ip) };
+    this.#current.set(ip, entry);
+    return entry.order;
+  }
+
+  /** Ends a generation: addresses not looked up since the previous sweep are forgotten. */
+  sweep(): void {
+    this.#previous = this.#current;
+    this.#current = new Map();
+  }
+
+  /** Number of addresses remembered. */
+  get size(): number {
+    return new Set([...this.#current.keys(), ...this.#previous.keys()]).size;
+  }
 }
 
 /** True when an endpoint can take traffic, as MetalLB's `EndpointCanServe`: ready unset or true, or serving. */
@@ -267,6 +302,33 @@ export function createElector(context: ElectionContext): Elector {
   }
   facts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const ignoreExclude = context.ignoreExcludeLabel ?? false;
+  const allNames = facts.map((f) => f.name);
+  const nodesKey = allNames.join("\n");
+
+  // Per advertisement, evaluated once per elector: which nodes its nodeSelectors select, and their preference weight.
+  const adNodes = new Map<L2Advertisement, Map<string, number>>();
+  function selectedBy(ad: L2Advertisement): Map<string, number> {
+    let selected = adNodes.get(ad);
+    if (selected) return selected;
+    selected = new Map();
+    for (const node of facts) {
+      if (!matchesAny(ad.nodeSelectors, node.labels)) continue;
+      let weight = 0;
+      for (const pref of ad.preferredNodeSelectors) {
+        if (matchesLabels(pref.preference, node.labels)) weight += pref.weight;
+      }
+      selected.set(node.name, weight);
+    }
+    adNodes.set(ad, selected);
+    return selected;
+  }
+
+  function order(candidates: readonly string[], ip: string, scores: Readonly<Record<string, number>>): string[] {
+    if (!context.cache) return sortCandidates(candidates, ip, scores);
+    const wanted = new Set(candidates);
+    const ordered = context.cache.order(ip, allNames, nodesKey).filter((n) => wanted.has(n));
+    return byScore(ordered, scores);
+  }
 
   function poolFor(ips: readonly IpAddress[]): string | undefined {
     for (const pool of context.model.pools) {
@@ -319,13 +381,15 @@ export function createElector(context: ElectionContext): Elector {
         continue;
       }
       candidates.push(node.name);
-      const score = preferenceScore(node, ads);
+      // MetalLB's preferredScoresFor: weights summed over the Service's advertisements that select the node.
+      let score = 0;
+      for (const ad of ads) score += selectedBy(ad).get(node.name) ?? 0;
       if (score !== 0) scores[node.name] = score;
     }
     if (candidates.length === 0) {
       return { ...base, ips, pool, excluded, skipped: "no-candidate", interfaces: [] };
     }
-    const ordered = sortCandidates(candidates, goIpString(parsed[0]!), scores);
+    const ordered = order(candidates, goIpString(parsed[0]!), scores);
     const owner = ordered[0]!;
     return {
       service: key,
@@ -351,7 +415,7 @@ export function createElector(context: ElectionContext): Elector {
     if (!peer.alive) return "dead";
     if (node.networkUnavailable) return "network-unavailable";
     if (!ignoreExclude && node.excludedLabel) return "excluded-label";
-    const selecting = ads.filter((ad) => matchesAny(ad.nodeSelectors, node.labels));
+    const selecting = ads.filter((ad) => selectedBy(ad).has(node.name));
     if (selecting.length === 0) return "not-selected";
     const interfaces = announceInterfaces(selecting);
     if (interfaces !== "all" && !interfaces.some((i) => peer.interfaces.includes(i))) return "no-interface";
@@ -367,18 +431,6 @@ export function createElector(context: ElectionContext): Elector {
 function announceInterfaces(ads: readonly L2Advertisement[]): readonly string[] | "all" {
   if (ads.some((ad) => ad.interfaces.length === 0)) return "all";
   return [...new Set(ads.flatMap((ad) => ad.interfaces))].sort();
-}
-
-/** Sum of the preferred weights a node earns from the advertisements that select it (MetalLB `preferredScoresFor`). */
-function preferenceScore(node: NodeFacts, ads: readonly L2Advertisement[]): number {
-  let total = 0;
-  for (const ad of ads) {
-    if (ad.preferredNodeSelectors.length === 0 || !matchesAny(ad.nodeSelectors, node.labels)) continue;
-    for (const pref of ad.preferredNodeSelectors) {
-      if (matchesLabels(pref.preference, node.labels)) total += pref.weight;
-    }
-  }
-  return total;
 }
 
 /** Elects every Service against one snapshot; see {@link createElector}. */

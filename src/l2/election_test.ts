@@ -5,6 +5,7 @@ import { assert, assertEquals } from "../../tests/assert.ts";
 import { advertisement, alivePeers, labelsSelector, model, node, pool, service, slice } from "./_testing.ts";
 import {
   createElector,
+  ElectionCache,
   type ElectionContext,
   electServices,
   goIpString,
@@ -370,4 +371,35 @@ Deno.test("hostile objects never crash the election", () => {
   // The endpoint with a non-string nodeName still serves, so the Service is announced (policy Cluster).
   assertEquals([...r.candidates].sort(), ["node-a", "node-b"]);
   assertEquals(r.excluded, [{ node: "node-x", reason: "no-instance" }]);
+});
+
+Deno.test("an ElectionCache gives the same elections, and follows node set changes", () => {
+  const cache = new ElectionCache();
+  const names = Array.from({ length: 8 }, (_, i) => `node-${i}`);
+  const services = Array.from(
+    { length: 30 },
+    (_, i) => service(`svc-${i}`, [`198.51.100.${200 + i}`], { local: i % 3 === 0 }),
+  );
+  const slices = services.map((s, i) => slice(s.metadata.name, names.filter((_, j) => (i + j) % 2 === 0)));
+  const index = indexEndpointSlices(slices);
+  const m = model([pool("lan", ["198.51.100.0/24"])], [
+    advertisement("l2", ["lan"], {
+      preferredNodeSelectors: [{ weight: 10, preference: labelsSelector({ "kubernetes.io/hostname": "node-5" }) }],
+    }),
+  ]);
+  for (const present of [names, names.slice(0, 5), [...names, "node-new"]]) {
+    const ctx = {
+      model: m,
+      nodes: present.map((n) => node(n)),
+      peers: alivePeers(present),
+      endpointSlices: (k: string) => index.get(k) ?? [],
+    };
+    const plain = electServices(services, ctx);
+    const cached = electServices(services, { ...ctx, cache });
+    cache.sweep();
+    assertEquals(cached, plain);
+    assertEquals(electServices(services, { ...ctx, cache }), plain, "again, from the cache");
+    cache.sweep();
+  }
+  assert(cache.size <= 30);
 });
