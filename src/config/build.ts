@@ -1,5 +1,5 @@
 import { formatRange, type IpFamily, type IpRange } from "../ip/mod.ts";
-import { Invalid } from "./_fields.ts";
+import { Invalid, isObject } from "./_fields.ts";
 import { type BgpAdvertisementDraft, type Candidate, objectRef, type Origin, readObject } from "./_objects.ts";
 import { readPoolRange, shortestCoveringPrefix } from "./_pool_ranges.ts";
 import { parseCommunity } from "./community.ts";
@@ -13,6 +13,7 @@ import type {
   ConfigSource,
   L2Advertisement,
   LabelSelector,
+  MetalLbKind,
   Model,
   ObjectRef,
   Pool,
@@ -41,8 +42,13 @@ export interface BuildModelOptions {
   readonly myAsn?: number;
   /** Objects from `--config` files, in file then document order (see `parseConfigFile`). */
   readonly files?: readonly FileObject[];
-  /** metallb.io objects listed from the cluster. */
+  /** metallb.io objects listed from the cluster; each must carry apiVersion and kind. */
   readonly cluster?: readonly unknown[];
+  /**
+   * The same, grouped per informer: objects without apiVersion/kind (as some list responses serve them) get the
+   * group's kind and its served version (BGPPeer v1beta2, the others v1beta1).
+   */
+  readonly clusterByKind?: Readonly<Partial<Record<MetalLbKind, readonly unknown[]>>>;
   /** `--namespace`: cluster objects must be in it, and password Secrets are read from it. */
   readonly namespace: string;
 }
@@ -501,6 +507,18 @@ function compareRejections(a: Rejection, b: Rejection): number {
   return 0;
 }
 
+function withKinds(groups: Readonly<Partial<Record<MetalLbKind, readonly unknown[]>>>): unknown[] {
+  const out: unknown[] = [];
+  for (const [kind, list] of Object.entries(groups) as [MetalLbKind, readonly unknown[] | undefined][]) {
+    const apiVersion = kind === "BGPPeer" ? "metallb.io/v1beta2" : "metallb.io/v1beta1";
+    for (const object of list ?? []) {
+      const o = isObject(object) ? object : undefined;
+      out.push(o ? { ...o, apiVersion: o.apiVersion ?? apiVersion, kind: o.kind ?? kind } : object);
+    }
+  }
+  return out;
+}
+
 /**
  * Merges flags, `--config` objects and cluster objects into one validated {@link Model}. Never throws: every bad
  * object lands in `rejected` with a reason, and the others apply. The result depends only on the inputs' content
@@ -516,7 +534,10 @@ export function buildModel(options: BuildModelOptions): Model {
   const rejections = new Rejections();
   const inputs = [
     ...(options.files ?? []).map((f, index) => ({ object: f.object, origin: { source: "file", file: f.file, index } })),
-    ...(options.cluster ?? []).map((object, index) => ({ object, origin: { source: "cluster", index } })),
+    ...[...(options.cluster ?? []), ...withKinds(options.clusterByKind ?? {})].map((object, index) => ({
+      object,
+      origin: { source: "cluster", index },
+    })),
   ] as { object: unknown; origin: Origin }[];
   const all = [...flagCandidates(options, rejections), ...readAll(inputs, options.namespace, rejections)];
   const bfdProfiles: BfdProfile[] = dedupe(all, "BFDProfile", rejections).map((c) => c.value);

@@ -385,3 +385,19 @@ Deno.test("every rejection code used in the table is a documented one", () => {
   const used = new Set(REJECTIONS.flatMap(([, , e]) => e.map((x) => x.split(":").at(-1)!)));
   for (const code of used) assert(documented.includes(code as RejectionCode), code);
 });
+
+Deno.test("buildModel() takes informer lists per kind, filling in apiVersion and kind", () => {
+  const model = buildModel({
+    namespace: NS,
+    clusterByKind: {
+      IPAddressPool: [{ metadata: { name: "p", namespace: NS }, spec: { addresses: ["192.0.2.0/28"] } }],
+      BGPPeer: [{
+        metadata: { name: "peer", namespace: NS },
+        spec: { myASN: 1, peerASN: 2, peerAddress: "192.0.2.1" },
+      }],
+      L2Advertisement: [null],
+    },
+  });
+  assertEquals([model.pools.length, model.bgpPeers.length], [1, 1]);
+  assertEquals(codes(model), ["/:InvalidDocument"]);
+});
