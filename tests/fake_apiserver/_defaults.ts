@@ -5,7 +5,7 @@
  * @module
  */
 import type { ResourceInfo } from "./_resources.ts";
-import { invalid } from "./_status.ts";
+import { badRequest, invalid } from "./_status.ts";
 import type { Json } from "./_patch.ts";
 
 type Obj = Record<string, Json> & { metadata: Record<string, Json> };
@@ -26,8 +26,8 @@ function isObject(v: unknown): v is Record<string, Json> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-/** Validates the object: 422 Invalid with the causes a real server would name. */
-export function validateObject(info: ResourceInfo, obj: Obj, name: string): void {
+/** Validates the object: 422 Invalid with the causes a real server would name; 400 for undecodable field types. */
+export function validateObject(info: ResourceInfo, obj: Obj, name: string, statusWrite = false): void {
   const causes: { field: string; message: string; reason?: string }[] = [];
   if (name === "") {
     causes.push({
@@ -77,8 +77,160 @@ export function validateObject(info: ResourceInfo, obj: Obj, name: string): void
       causes.push({ field: "metadata.annotations", message: "Invalid value: annotations must be a map of strings" });
     }
   }
-  if (info.plural === "services") validateService(obj, causes);
+  if (info.plural === "services") {
+    validateService(obj, causes);
+    // Status is only validated where it can change: writes to /status (create and main writes ignore it).
+    if (statusWrite) validateServiceStatus(obj, causes);
+  }
+  if (info.plural === "leases") decodeLease(obj);
+  if (info.plural === "events") {
+    decodeMicroTime(info.kind, obj.eventTime, "eventTime");
+    const involved = obj.involvedObject;
+    const ns = isObject(involved) ? involved.namespace : undefined;
+    if (typeof ns === "string" && ns !== "" && obj.metadata.namespace !== undefined && ns !== obj.metadata.namespace) {
+      causes.push({
+        field: "involvedObject.namespace",
+        message: `Invalid value: "${ns}": does not match event.namespace`,
+      });
+    }
+  }
   if (causes.length > 0) throw invalid(info.kind, info.group, name, causes);
+}
+
+// metav1.MicroTime is parsed with Go's layout "2006-01-02T15:04:05.000000Z07:00": exactly six fractional digits.
+// JavaScript's toISOString() (three digits) is rejected by a real server, so it is here too.
+const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/;
+
+function decodeMicroTime(kind: string, value: Json | undefined, field: string): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== "string" || !MICRO_TIME.test(value)) {
+    throw badRequest(
+      `${kind} in version "v1" cannot be handled as a ${kind}: ${field}: parsing time ${JSON.stringify(value)} as ` +
+        `"2006-01-02T15:04:05.000000Z07:00": cannot parse as RFC 3339 with microseconds`,
+    );
+  }
+}
+
+function decodeInt32(kind: string, value: Json | undefined, field: string): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31) {
+    throw badRequest(
+      `${kind} in version "v1" cannot be handled as a ${kind}: json: cannot unmarshal ${typeof value} into Go struct ` +
+        `field ${field} of type int32`,
+    );
+  }
+}
+
+/** Decoding a Lease: the types Go's JSON decoder insists on (a wrong type is a 400, not a 422). */
+function decodeLease(obj: Obj): void {
+  const spec = obj.spec;
+  if (spec === undefined || spec === null) return;
+  if (!isObject(spec)) throw badRequest('Lease in version "v1" cannot be handled as a Lease: spec must be an object');
+  if (spec.holderIdentity !== undefined && spec.holderIdentity !== null && typeof spec.holderIdentity !== "string") {
+    throw badRequest('Lease in version "v1" cannot be handled as a Lease: spec.holderIdentity must be a string');
+  }
+  decodeInt32("Lease", spec.leaseDurationSeconds, "LeaseSpec.spec.leaseDurationSeconds");
+  decodeInt32("Lease", spec.leaseTransitions, "LeaseSpec.spec.leaseTransitions");
+  decodeMicroTime("Lease", spec.acquireTime, "spec.acquireTime");
+  decodeMicroTime("Lease", spec.renewTime, "spec.renewTime");
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+function isIp(text: string): boolean {
+  if (IPV4.test(text)) return true;
+  if (!text.includes(":") || !/^[0-9a-fA-F:.]+$/.test(text)) return false;
+  try {
+    return new URL(`http://[${text}]/`).hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+
+/** Service status as ValidateLoadBalancerStatus and ValidateConditions check it. */
+function validateServiceStatus(obj: Obj, causes: { field: string; message: string; reason?: string }[]): void {
+  const status = obj.status;
+  if (!isObject(status)) return;
+  const lb = status.loadBalancer;
+  if (isObject(lb) && lb.ingress !== undefined && lb.ingress !== null) {
+    if (!Array.isArray(lb.ingress)) {
+      causes.push({ field: "status.loadBalancer.ingress", message: "Invalid value: must be a list" });
+    } else {
+      const type = isObject(obj.spec) ? obj.spec.type : undefined;
+      if (lb.ingress.length > 0 && type !== "LoadBalancer") {
+        causes.push({
+          field: "status.loadBalancer.ingress",
+          message: "Forbidden: may only be used when `spec.type` is 'LoadBalancer'",
+        });
+      }
+      lb.ingress.forEach((ing, i) => {
+        const at = `status.loadBalancer.ingress[${i}]`;
+        if (!isObject(ing)) {
+          causes.push({ field: at, message: "Invalid value: must be an object" });
+          return;
+        }
+        if (ing.ip !== undefined && (typeof ing.ip !== "string" || !isIp(ing.ip))) {
+          causes.push({ field: `${at}.ip`, message: `Invalid value: "${String(ing.ip)}": must be a valid IP address` });
+        }
+        if (ing.ipMode !== undefined) {
+          if (ing.ip === undefined) {
+            causes.push({ field: `${at}.ipMode`, message: "Forbidden: may not be specified when `ip` is not" });
+          } else if (ing.ipMode !== "VIP" && ing.ipMode !== "Proxy") {
+            causes.push({
+              field: `${at}.ipMode`,
+              message: `Unsupported value: "${String(ing.ipMode)}": supported values: "Proxy", "VIP"`,
+              reason: "FieldValueNotSupported",
+            });
+          }
+        }
+      });
+    }
+  }
+  const conditions = status.conditions;
+  if (Array.isArray(conditions)) {
+    const seen = new Set<string>();
+    conditions.forEach((c, i) => {
+      const at = `status.conditions[${i}]`;
+      if (!isObject(c)) return;
+      if (typeof c.type !== "string" || c.type === "") {
+        causes.push({ field: `${at}.type`, message: "Required value", reason: "FieldValueRequired" });
+      } else if (seen.has(c.type)) {
+        causes.push({ field: `${at}.type`, message: `Duplicate value: "${c.type}"`, reason: "FieldValueDuplicate" });
+      } else seen.add(c.type);
+      if (c.status !== "True" && c.status !== "False" && c.status !== "Unknown") {
+        causes.push({
+          field: `${at}.status`,
+          message: `Unsupported value: "${String(c.status)}": supported values: "False", "True", "Unknown"`,
+          reason: "FieldValueNotSupported",
+        });
+      }
+      if (typeof c.reason !== "string" || c.reason === "") {
+        causes.push({ field: `${at}.reason`, message: "Required value", reason: "FieldValueRequired" });
+      } else if (!CONDITION_REASON.test(c.reason) || c.reason.length > 1024) {
+        causes.push({
+          field: `${at}.reason`,
+          message:
+            `Invalid value: "${c.reason}": a condition reason must start with alphabetic character, optionally followed by a string of alphanumeric characters or '_,:', and must end with an alphanumeric character or '_'`,
+        });
+      }
+      if (typeof c.lastTransitionTime !== "string" || Number.isNaN(Date.parse(c.lastTransitionTime))) {
+        causes.push({
+          field: `${at}.lastTransitionTime`,
+          message: "Required value: must be set",
+          reason: "FieldValueRequired",
+        });
+      }
+      if (typeof c.message === "string" && c.message.length > 32768) {
+        causes.push({
+          field: `${at}.message`,
+          message: "Too long: may not be more than 32768 bytes",
+          reason: "FieldValueTooLong",
+        });
+      }
+    });
+  }
 }
 
 function validateService(obj: Obj, causes: { field: string; message: string; reason?: string }[]): void {
@@ -126,6 +278,22 @@ export function defaultObject(info: ResourceInfo, obj: Obj, allocator: Allocator
   } else if (info.plural === "secrets") {
     if (obj.type === undefined) obj.type = "Opaque";
   }
+}
+
+/**
+ * Defaults applied to a status write: a Service's ingress entries with an IP get `ipMode: VIP` (LoadBalancerIPMode,
+ * GA in Kubernetes 1.32), so a client comparing what it wrote with what it reads must expect the field.
+ */
+export function defaultStatus(info: ResourceInfo, obj: Obj): void {
+  if (info.plural !== "services" || !isObject(obj.status)) return;
+  const lb = obj.status.loadBalancer;
+  if (!isObject(lb) || !Array.isArray(lb.ingress)) return;
+  const ingress = lb.ingress.map((ing) =>
+    isObject(ing) && typeof ing.ip === "string" && ing.ip !== "" && ing.ipMode === undefined
+      ? { ...ing, ipMode: "VIP" }
+      : ing
+  );
+  obj.status = { ...obj.status, loadBalancer: { ...lb, ingress } };
 }
 
 function defaultService(obj: Obj, allocator: Allocator, old?: Obj): void {

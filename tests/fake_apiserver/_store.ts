@@ -18,7 +18,7 @@ import {
 } from "./_status.ts";
 import { diffMergePatch, type Json, jsonEqual, jsonPatch, mergePatch, PatchError, strategicMerge } from "./_patch.ts";
 import type { Matcher } from "./_selectors.ts";
-import { defaultObject, validateObject } from "./_defaults.ts";
+import { defaultObject, defaultStatus, validateObject } from "./_defaults.ts";
 
 /** A stored object (plain JSON). */
 export type Obj = Record<string, Json> & { metadata: Record<string, Json> };
@@ -393,6 +393,8 @@ export class Store {
       obj = { ...old, metadata: { ...old.metadata } };
       if (input.status === undefined) delete obj.status;
       else obj.status = input.status;
+      defaultStatus(info, obj);
+      validateObject(info, obj, name, true);
     } else if (options.subresource !== undefined) {
       throw notFound(`${urlPlural(info)}/${options.subresource}`, info.group, name);
     } else {

@@ -197,9 +197,9 @@ Deno.test("generation moves with spec changes only; status writes go through /st
     spec: { type: "ClusterIP" },
   }, "application/merge-patch+json");
   assertEquals(st.body.spec.type, "LoadBalancer");
-  assertEquals(st.body.status.loadBalancer.ingress, [{ ip: "203.0.113.7" }]);
+  assertEquals(st.body.status.loadBalancer.ingress, [{ ip: "203.0.113.7", ipMode: "VIP" }]);
   const put = await api.send("PUT", `${SVC}/web`, { ...st.body, status: { loadBalancer: {} } });
-  assertEquals(put.body.status.loadBalancer.ingress, [{ ip: "203.0.113.7" }]);
+  assertEquals(put.body.status.loadBalancer.ingress, [{ ip: "203.0.113.7", ipMode: "VIP" }]);
   const nodes = await api.send("POST", "/api/v1/nodes", {
     metadata: { name: "n1" },
     status: { addresses: [{ type: "InternalIP", address: "198.51.100.11" }] },
@@ -345,4 +345,48 @@ Deno.test("server-side apply takes YAML, creates, updates and drops fields the m
   assertEquals(updated.status, 200);
   assertEquals(updated.body.spec, { ipAddressPools: ["pool"], nodeSelectors: [{ matchLabels: { a: "b" } }] });
   assertEquals(updated.body.metadata.generation, 3);
+});
+
+Deno.test("field types and status are checked like a real server: MicroTime, int32, ingress IPs, conditions", async () => {
+  await using server = await startFakeApiServer();
+  using api = new ApiClient(server);
+  const leases = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases";
+  const lease = (spec: Record<string, unknown>) => ({ metadata: { name: "l" }, spec });
+  const millis = await api.send("POST", leases, lease({ renewTime: new Date(0).toISOString() }));
+  assertEquals(
+    [millis.status, millis.body.reason],
+    [400, "BadRequest"],
+    "toISOString() has 3 digits, MicroTime needs 6",
+  );
+  const str = await api.send("POST", leases, lease({ leaseDurationSeconds: "15" }));
+  assertEquals(str.status, 400);
+  const ok = await api.send(
+    "POST",
+    leases,
+    lease({ holderIdentity: "a", leaseDurationSeconds: 15, renewTime: "2026-01-01T00:00:00.000000Z" }),
+  );
+  assertEquals(ok.status, 201);
+  server.create("services", service("web"));
+  const status = (s: unknown) => api.send("PATCH", `${SVC}/web/status`, { status: s }, "application/merge-patch+json");
+  const badIp = await status({ loadBalancer: { ingress: [{ ip: "203.0.113.300" }] } });
+  assertEquals([badIp.status, badIp.body.details.causes[0].field], [422, "status.loadBalancer.ingress[0].ip"]);
+  const badMode = await status({ loadBalancer: { ingress: [{ ip: "2001:db8::1", ipMode: "Direct" }] } });
+  assertEquals(badMode.status, 422);
+  assertEquals((await status({ loadBalancer: { ingress: [{ ip: "2001:db8::1", ipMode: "VIP" }] } })).status, 200);
+  const badCondition = await status({ conditions: [{ type: "Allocated", status: "Yes", reason: "" }] });
+  assertEquals(badCondition.body.details.causes.map((c: { field: string }) => c.field), [
+    "status.conditions[0].status",
+    "status.conditions[0].reason",
+    "status.conditions[0].lastTransitionTime",
+  ]);
+  server.create("services", service("internal", { type: "ClusterIP" }));
+  const notLb = await api.send("PATCH", `${SVC}/internal/status`, {
+    status: { loadBalancer: { ingress: [{ ip: "203.0.113.1" }] } },
+  }, "application/merge-patch+json");
+  assertEquals(notLb.status, 422);
+  const event = await api.send("POST", "/api/v1/namespaces/default/events", {
+    metadata: { name: "e" },
+    involvedObject: { kind: "Service", namespace: "kube-system", name: "web" },
+  });
+  assertEquals(event.status, 422);
 });

@@ -120,16 +120,18 @@ Deno.test("the direct store API has the HTTP semantics and hands out copies", as
   const created = server.create("services", service("a"));
   assertEquals(created.metadata.namespace, "default");
   const got = server.get("services", "default", "a");
-  got.spec.type = "ClusterIP";
+  got.spec.type = "NodePort";
   assertEquals(server.get("services", "default", "a").spec.type, "LoadBalancer", "a copy, not the stored object");
+  got.spec.type = "LoadBalancer";
   const err = assertThrows(() => server.create("services", service("a")), ApiError);
   assert(isApiError(err, 409));
   const stale = { ...got, metadata: { ...got.metadata, resourceVersion: "1" } };
   assert(isApiError(assertThrows(() => server.update("services", stale)), 409));
+  got.spec.sessionAffinity = "ClientIP";
   const updated = server.update("services", { ...got, metadata: { ...got.metadata, resourceVersion: undefined } });
-  assertEquals(updated.spec.type, "ClusterIP");
+  assertEquals(updated.spec.sessionAffinity, "ClientIP");
   const st = server.patchStatus("services", "default", "a", { loadBalancer: { ingress: [{ ip: "203.0.113.5" }] } });
-  assertEquals(st.status.loadBalancer.ingress[0].ip, "203.0.113.5");
+  assertEquals(st.status.loadBalancer.ingress, [{ ip: "203.0.113.5", ipMode: "VIP" }], "ipMode is defaulted");
   const lb = server.updateStatus("services", { ...st, status: { loadBalancer: {} } });
   assertEquals(lb.status, { loadBalancer: {} });
   const json = server.patch("services", "default", "a", [{ op: "add", path: "/metadata/labels", value: { a: "b" } }], {

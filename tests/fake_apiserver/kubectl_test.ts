@@ -159,7 +159,7 @@ Deno.test({ name: "kubectl patch: merge, JSON, strategic, status subresource; th
     '{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.10"}]}},"spec":{"type":"NodePort"}}',
   ]);
   svc = server.get("services", "default", "web");
-  assertEquals(svc.status.loadBalancer.ingress, [{ ip: "203.0.113.10" }]);
+  assertEquals(svc.status.loadBalancer.ingress, [{ ip: "203.0.113.10", ipMode: "VIP" }]);
   assertEquals(svc.spec.type, "LoadBalancer");
   const wide = await kubectlOk(server, ["get", "svc", "web"]);
   assertStringIncludes(wide, "203.0.113.10");
