@@ -3,7 +3,8 @@
  * every Service, and drives this node's responders so that it answers exactly for the addresses it owns.
  *
  * Level-triggered: {@link L2Controller.poke} (on any cache change, liveness change or interface change) schedules
- * one reconcile, which recomputes everything from the inputs and applies the difference at once: `withdraw` for
+ * one reconcile (urgent pokes, from liveness, at once; others at most every `minIntervalMs`, so a storm of
+ * EndpointSlice updates on a large cluster costs a bounded share of CPU), which recomputes everything from the inputs and applies the difference at once: `withdraw` for
  * addresses lost, `announce` for addresses gained (the responder sends the gratuitous burst). Only then are the
  * changes handed to the publisher (Events, ServiceL2Status objects, log lines), which must not block: the API
  * server is never between a peer's death and our gratuitous ARP.
@@ -89,6 +90,8 @@ export interface L2ControllerOptions {
   readonly lbClass?: string;
   /** Ignore the exclude-from-external-load-balancers label. */
   readonly ignoreExcludeLabel?: boolean;
+  /** Least time between two reconciles caused by non-urgent pokes, ms; default 100. */
+  readonly minIntervalMs?: number;
   /** Clock for coalescing pokes; default the monotonic one. */
   readonly clock?: Clock;
   /** Log. */
@@ -109,8 +112,11 @@ export interface ReconcileSummary {
 
 /** The running controller. */
 export interface L2Controller {
-  /** Schedules a reconcile soon (coalesced: many pokes, one reconcile). */
-  poke(): void;
+  /**
+   * Schedules a reconcile (coalesced: many pokes, one reconcile). `urgent` (liveness changes: the failover path) runs
+   * it at once; otherwise it runs no sooner than `minIntervalMs` after the previous one.
+   */
+  poke(urgent?: boolean): void;
   /** Reconciles now. */
   reconcile(): ReconcileSummary;
   /** The elections of the last reconcile, sorted by Service, for `metallite status`. */
@@ -141,7 +147,7 @@ function mergeInterfaces(a: readonly string[] | "all", b: readonly string[] | "a
  * @example
  * ```ts
  * const controller = createL2Controller({ nodeName, read: () => snapshot(), announcer, publish: (c) => queue(c) });
- * liveness = createLiveness({ ..., onChange: () => controller.poke() });
+ * liveness = createLiveness({ ..., onChange: () => controller.poke(true) });
  * ```
  */
 export function createL2Controller(options: L2ControllerOptions): L2Controller {
@@ -162,6 +168,9 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
   const cache = new ElectionCache();
   let previousPeers = new Map<string, boolean>();
   let cancelPoke: (() => void) | undefined;
+  let pokeDueAt = Infinity;
+  let lastReconcileAt = -Infinity;
+  const minIntervalMs = options.minIntervalMs ?? 100;
   let stopped = false;
 
   function ours(service: Service): boolean {
@@ -251,8 +260,9 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
     );
     previousPeers = peersNow;
     if (revived && options.announcer.refresh) {
+      const fresh = new Set(announced);
       for (const ip of owned.keys()) {
-        if (announced.includes(ip)) continue;
+        if (fresh.has(ip)) continue;
         refreshed.push(ip);
         try {
           options.announcer.refresh(ip);
@@ -303,27 +313,32 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
   }
 
   function guardedReconcile(): void {
+    lastReconcileAt = clock.now();
     try {
       reconcile();
     } catch (error) {
       errors?.inc();
       log.error("layer 2 reconcile failed; retrying in 1 s", { error });
-      if (!stopped && !cancelPoke) {
-        cancelPoke = clock.setTimer(1000, () => {
-          cancelPoke = undefined;
-          guardedReconcile();
-        });
-      }
+      if (!stopped && !cancelPoke) schedule(1000);
     }
   }
 
+  function schedule(delayMs: number): void {
+    const at = clock.now() + delayMs;
+    if (cancelPoke && pokeDueAt <= at) return;
+    cancelPoke?.();
+    pokeDueAt = at;
+    cancelPoke = clock.setTimer(delayMs, () => {
+      cancelPoke = undefined;
+      pokeDueAt = Infinity;
+      guardedReconcile();
+    });
+  }
+
   return {
-    poke() {
-      if (stopped || cancelPoke) return;
-      cancelPoke = clock.setTimer(0, () => {
-        cancelPoke = undefined;
-        guardedReconcile();
-      });
+    poke(urgent = false) {
+      if (stopped) return;
+      schedule(urgent ? 0 : Math.max(0, lastReconcileAt + minIntervalMs - clock.now()));
     },
     reconcile,
     elections: () => lastElections,

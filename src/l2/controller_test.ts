@@ -2,6 +2,7 @@ import type { EndpointSlice, Node, Service } from "../k8s/types.ts";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { advertisement, alivePeers, FakeClock, FakeHub, model, node, pool, service, slice } from "./_testing.ts";
 import {
+  announcerByFamily,
   createL2Controller,
   type L2Controller,
   type L2Inputs,
@@ -256,7 +257,7 @@ Deno.test("controller + liveness: SIGKILL of the owner moves the address within 
       transport: hub.transport(addresses[name]!),
       clock,
       localInterfaces: () => ["eth0"],
-      onChange: () => handle.controller.poke(),
+      onChange: () => handle.controller.poke(true),
     });
     handle.liveness.setPeers(NODES.map((n) => ({ name: n, address: addresses[n]! })));
     nodes[name] = { ...handle, announcer };
@@ -310,7 +311,7 @@ Deno.test("controller + liveness: a restarting owner takes its address back with
       clock,
       wallClock: () => clock.now(),
       localInterfaces: () => ["eth0"],
-      onChange: () => handle.controller.poke(),
+      onChange: () => handle.controller.poke(true),
     });
     handle.liveness.setPeers(peers);
     handle.liveness.start();
@@ -346,4 +347,47 @@ Deno.test("controller + liveness: a restarting owner takes its address back with
     await nodes[n]!.liveness.stop();
   }
   await clock.advance(10);
+});
+
+Deno.test("controller: urgent pokes reconcile at once, others are spaced by minIntervalMs", async () => {
+  const clock = new FakeClock();
+  const world = new World();
+  world.addService("web", ["198.51.100.200"]);
+  let reads = 0;
+  const controller = createL2Controller({
+    nodeName: "node-a",
+    clock,
+    minIntervalMs: 100,
+    announcer: new FakeAnnouncer(),
+    read: () => {
+      reads++;
+      return world.read();
+    },
+  });
+  controller.poke();
+  controller.poke();
+  await clock.advance(0);
+  assertEquals(reads, 1, "the first poke runs at once, the second is coalesced");
+  for (let i = 0; i < 10; i++) {
+    controller.poke();
+    await clock.advance(10);
+  }
+  assertEquals(reads, 2, "a storm of pokes: one more reconcile per 100 ms");
+  controller.poke(true);
+  await clock.advance(0);
+  assertEquals(reads, 3, "urgent: at once");
+  controller.stop();
+  assertEquals(clock.pending, 0);
+});
+
+Deno.test("announcerByFamily() routes IPv4 to one announcer and IPv6 to the other", () => {
+  const v4 = new FakeAnnouncer();
+  const v6 = new FakeAnnouncer();
+  const both = announcerByFamily(v4, v6);
+  both.announce("198.51.100.1", {});
+  both.announce("2001:db8::1", { interfaces: ["eth0"] });
+  both.refresh?.("2001:db8::1");
+  both.withdraw("198.51.100.1");
+  assertEquals(v4.calls, ["announce 198.51.100.1", "withdraw 198.51.100.1"]);
+  assertEquals(v6.calls, ["announce 2001:db8::1 eth0", "refresh 2001:db8::1"]);
 });
