@@ -124,9 +124,22 @@ export async function createNetnsPair(): Promise<NetnsPair> {
     for (const s of [a, b]) {
       const ns = ["-n", s.netns];
       await must("ip", [...ns, "link", "set", "lo", "up"]);
+      // No duplicate address detection: the link-local address is usable at once (else tools fail for ~2 s with
+      // "Network is unreachable").
+      await must("ip", ["netns", "exec", s.netns, "sysctl", "-q", "-w", `net.ipv6.conf.${s.interface}.accept_dad=0`]);
       await must("ip", [...ns, "addr", "add", `${s.ipv4}/24`, "dev", s.interface]);
       await must("ip", [...ns, "addr", "add", `${s.ipv6}/64`, "dev", s.interface, "nodad"]);
       await must("ip", [...ns, "link", "set", s.interface, "up"]);
+    }
+    // veth carrier comes up asynchronously, and the link-local address only with it: wait for both on each side.
+    for (const s of [a, b]) {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const link = await run("ip", ["-n", s.netns, "-6", "addr", "show", "dev", s.interface, "scope", "link"]);
+        if (link.stdout.includes("fe80") && !link.stdout.includes("tentative")) break;
+        if (Date.now() > deadline) throw new Error(`${s.interface} in ${s.netns} has no usable link-local address`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     }
   } catch (error) {
     await close();

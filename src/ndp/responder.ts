@@ -1,0 +1,376 @@
+/**
+ * The NDP responder: answers neighbor solicitations for the IPv6 VIPs this node owns, only on the interfaces allowed
+ * for each VIP, from the interface that received them; joins the solicited-node group of each owned VIP, sends
+ * unsolicited advertisements on takeover, and stops answering the moment an address is withdrawn.
+ * @module
+ */
+
+import { canonicalIp } from "../ip/mod.ts";
+import { silentLogger } from "../log/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { type Counter, Registry } from "../metrics/mod.ts";
+import { type Clock, formatMac, type FrameSocket, parseMac, systemClock } from "../net/mod.ts";
+import {
+  decodeNdp,
+  encodeSolicitationReply,
+  encodeUnsolicitedAdvertisement,
+  type NdpFrame,
+  type NeighborSolicitation,
+  solicitedNodeAddress,
+  solicitedNodeMac,
+} from "./codec.ts";
+import { ndpSolicitationFilter } from "./filter.ts";
+
+/**
+ * When unsolicited advertisements go out after a takeover, in ms. As for ARP: MetalLB sends at once and then every
+ * 1.1 s for 5 s; we front-load the repeats so a lost first advertisement is made good within half a second.
+ */
+export const DEFAULT_NDP_ANNOUNCE_DELAYS_MS: readonly number[] = [0, 500, 1000, 2000, 4000];
+
+/** Options for {@link NdpResponder}. */
+export interface NdpResponderOptions {
+  /** One socket per interface (e.g. from `openNdpSocket`); more can be added with `addSocket`. */
+  sockets?: readonly FrameSocket[];
+  /** Clock for the advertisement burst; default the real one. */
+  clock?: Clock;
+  /** Where the counters go; default a private registry. */
+  registry?: Registry;
+  /** Logger; default silent. */
+  logger?: Logger;
+  /** Delays of the unsolicited advertisement burst; default {@link DEFAULT_NDP_ANNOUNCE_DELAYS_MS}. */
+  announceDelaysMs?: readonly number[];
+  /** Narrow each socket's kernel filter to the VIPs owned on its interface; default true. */
+  filterTargets?: boolean;
+}
+
+/** Options for {@link NdpResponder.announce}. */
+export interface NdpAnnounceOptions {
+  /** Interfaces the VIP may be announced on; omitted means every interface of the responder. */
+  interfaces?: readonly string[];
+}
+
+/** Why a valid solicitation was not answered (the `reason` label of `metallite_ndp_ignored_total`). */
+export type NdpIgnoreReason = "not_solicitation" | "not_for_us" | "own_frame" | "not_owned" | "interface_not_allowed";
+
+/** What the responder did with one frame. */
+export type NdpOutcome =
+  | { action: "answered"; ip: string; dad: boolean }
+  | { action: "ignored"; reason: NdpIgnoreReason }
+  | { action: "malformed"; reason: string }
+  | { action: "send_failed"; ip: string };
+
+interface Ownership {
+  interfaces: ReadonlySet<string> | undefined;
+  cancelBurst: () => void;
+}
+
+interface Reader {
+  socket: FrameSocket;
+  stop: AbortController;
+  done: Promise<void>;
+  /** Solicited-node group MACs joined on this socket. */
+  groups: Set<string>;
+}
+
+/**
+ * Answers neighbor solicitations for owned IPv6 VIPs.
+ * @example
+ * const responder = new NdpResponder({ sockets: [openNdpSocket("eth0")], registry, logger });
+ * responder.announce("2001:db8::10");
+ * responder.withdraw("2001:db8::10");
+ * await responder.close();
+ */
+export class NdpResponder {
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #delays: readonly number[];
+  readonly #filterTargets: boolean;
+  readonly #readers = new Map<string, Reader>();
+  readonly #owned = new Map<string, Ownership>();
+  readonly #replies: Counter;
+  readonly #ignored: Counter;
+  readonly #malformed: Counter;
+  readonly #unsolicited: Counter;
+  readonly #sendErrors: Counter;
+  #closed = false;
+
+  /** Starts reading on the given sockets at once. */
+  constructor(options: NdpResponderOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = (options.logger ?? silentLogger).with({ part: "ndp" });
+    this.#delays = options.announceDelaysMs ?? DEFAULT_NDP_ANNOUNCE_DELAYS_MS;
+    this.#filterTargets = options.filterTargets ?? true;
+    const registry = options.registry ?? new Registry();
+    this.#replies = registry.counter("metallite_ndp_replies_total", "Neighbor advertisements sent in reply", [
+      "interface",
+    ]);
+    this.#ignored = registry.counter(
+      "metallite_ndp_ignored_total",
+      "Valid neighbor solicitations not answered (e.g. reason=not_owned)",
+      ["interface", "reason"],
+    );
+    this.#malformed = registry.counter(
+      "metallite_ndp_malformed_total",
+      "NDP frames refused by RFC 4861 validation or as malformed",
+      ["interface", "reason"],
+    );
+    this.#unsolicited = registry.counter(
+      "metallite_ndp_unsolicited_total",
+      "Unsolicited neighbor advertisements sent on takeover",
+      ["interface"],
+    );
+    this.#sendErrors = registry.counter("metallite_ndp_send_errors_total", "NDP frames that could not be sent", [
+      "interface",
+    ]);
+    for (const socket of options.sockets ?? []) this.addSocket(socket);
+  }
+
+  /** Starts answering on one more interface; the responder owns the socket from now on and closes it. */
+  addSocket(socket: FrameSocket): void {
+    if (this.#closed) throw new Error("NdpResponder is closed");
+    if (this.#readers.has(socket.interfaceName)) {
+      throw new Error(`NdpResponder already has a socket on interface ${socket.interfaceName}`);
+    }
+    const stop = new AbortController();
+    const reader: Reader = { socket, stop, done: Promise.resolve(), groups: new Set() };
+    this.#readers.set(socket.interfaceName, reader);
+    this.#sync(reader);
+    reader.done = this.#read(socket, stop.signal);
+  }
+
+  /** Stops answering on an interface, leaves its groups, and closes its socket. */
+  async removeSocket(interfaceName: string): Promise<void> {
+    const reader = this.#readers.get(interfaceName);
+    if (reader === undefined) return;
+    this.#readers.delete(interfaceName);
+    reader.stop.abort();
+    await reader.done;
+    for (const group of reader.groups) this.#leave(reader, group);
+    await reader.socket.close();
+  }
+
+  /** Interfaces the responder reads from. */
+  interfaces(): string[] {
+    return [...this.#readers.keys()];
+  }
+
+  /** The owned VIPs (canonical text) and the interfaces each may be answered on (undefined = all). */
+  owned(): Map<string, readonly string[] | undefined> {
+    return new Map([...this.#owned].map(([ip, o]) => [ip, o.interfaces && [...o.interfaces]]));
+  }
+
+  /**
+   * Takes ownership of an IPv6 VIP: joins its solicited-node group, answers solicitations for it, and sends
+   * unsolicited advertisements on the allowed interfaces. Idempotent; widening the interfaces sends a new burst.
+   * Throws a `TypeError` for text that is not an IPv6 address.
+   */
+  announce(ip: string, options: NdpAnnounceOptions = {}): void {
+    const key = ipv6Key(ip);
+    if (this.#closed) return;
+    const interfaces = options.interfaces && new Set(options.interfaces);
+    const previous = this.#owned.get(key);
+    const widened = previous !== undefined && previous.interfaces !== undefined &&
+      (interfaces === undefined || [...interfaces].some((name) => !previous.interfaces!.has(name)));
+    if (previous !== undefined && !widened) {
+      this.#owned.set(key, { ...previous, interfaces });
+      this.#syncAll();
+      return;
+    }
+    previous?.cancelBurst();
+    const ownership: Ownership = { interfaces, cancelBurst: () => {} };
+    this.#owned.set(key, ownership);
+    this.#syncAll();
+    ownership.cancelBurst = this.#burst(key);
+    this.#logger.info("Announcing VIP", { ip: key, interfaces: interfaces ? [...interfaces] : "all" });
+  }
+
+  /** Gives up an IPv6 VIP: nothing more is answered for it after this returns; its group is left. */
+  withdraw(ip: string): void {
+    const key = canonicalIp(ip) ?? ip;
+    const ownership = this.#owned.get(key);
+    if (ownership === undefined) return;
+    this.#owned.delete(key);
+    ownership.cancelBurst();
+    this.#syncAll();
+    this.#logger.info("Withdrew VIP", { ip: key });
+  }
+
+  /** Decides about one received frame and sends the advertisement if one is due. */
+  handleFrame(socket: FrameSocket, bytes: Uint8Array): NdpOutcome {
+    const iface = socket.interfaceName;
+    const decoded = decodeNdp(bytes);
+    if (!decoded.ok) {
+      const { reason, message } = decoded.error;
+      this.#malformed.inc({ interface: iface, reason });
+      this.#logger.warnOnce(`ndp-malformed:${iface}:${reason}`, "Ignoring invalid NDP frames", {
+        interface: iface,
+        reason,
+        example: message,
+      });
+      return { action: "malformed", reason };
+    }
+    const frame = decoded.frame;
+    const ignore = (reason: NdpIgnoreReason): NdpOutcome => {
+      this.#ignored.inc({ interface: iface, reason });
+      return { action: "ignored", reason };
+    };
+    if (frame.message.type !== "solicitation") return ignore("not_solicitation");
+    const request = frame as NdpFrame & { message: NeighborSolicitation };
+    const target = request.message.target;
+    const ourMac = macText(socket);
+    const groupDestination = (parseInt(frame.destinationMac.slice(0, 2), 16) & 1) === 1;
+    if (!groupDestination && frame.destinationMac !== ourMac) return ignore("not_for_us");
+    // To a group, a solicitation goes to the target's solicited-node address; unicast, to the target itself.
+    if (frame.destinationIp.startsWith("ff") && frame.destinationIp !== solicitedNodeAddress(target)) {
+      return ignore("not_for_us");
+    }
+    if (frame.sourceMac === ourMac) return ignore("own_frame");
+    const ownership = this.#owned.get(target);
+    if (ownership === undefined) return ignore("not_owned");
+    if (ownership.interfaces !== undefined && !ownership.interfaces.has(iface)) return ignore("interface_not_allowed");
+    const dad = frame.sourceIp === "::";
+    if (dad) {
+      // Another host wants our VIP for itself: defend it (RFC 4861 §7.2.4), and say so once.
+      this.#logger.warnOnce(`ndp-dad:${target}:${frame.sourceMac}`, "Another host probes a VIP we own", {
+        ip: target,
+        mac: frame.sourceMac,
+        interface: iface,
+      });
+    }
+    if (!this.#send(socket, encodeSolicitationReply({ request, mac: socket.mac }))) {
+      return { action: "send_failed", ip: target };
+    }
+    this.#replies.inc({ interface: iface });
+    return { action: "answered", ip: target, dad };
+  }
+
+  /** Stops answering, cancels bursts, leaves groups, and closes every socket. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const ownership of this.#owned.values()) ownership.cancelBurst();
+    this.#owned.clear();
+    await Promise.all(this.interfaces().map((name) => this.removeSocket(name)));
+  }
+
+  async #read(socket: FrameSocket, signal: AbortSignal): Promise<void> {
+    try {
+      for await (const frame of socket.frames({ signal })) {
+        if (frame.truncated) {
+          this.#malformed.inc({ interface: socket.interfaceName, reason: "oversized" });
+          continue;
+        }
+        this.handleFrame(socket, frame.bytes);
+      }
+    } catch (error) {
+      this.#logger.error("NDP socket failed; no longer answering on this interface", {
+        interface: socket.interfaceName,
+        error,
+      });
+    }
+  }
+
+  #allowed(ownership: Ownership, iface: string): boolean {
+    return ownership.interfaces === undefined || ownership.interfaces.has(iface);
+  }
+
+  #syncAll(): void {
+    for (const reader of this.#readers.values()) this.#sync(reader);
+  }
+
+  /** Brings one socket's groups and kernel filter in line with the owned VIPs allowed on its interface. */
+  #sync(reader: Reader): void {
+    const iface = reader.socket.interfaceName;
+    const ips = [...this.#owned].filter(([, o]) => this.#allowed(o, iface)).map(([ip]) => ip);
+    // Join before narrowing the filter, leave after, so no solicitation for a VIP kept is missed in between.
+    const wanted = new Set(ips.map((ip) => formatMac(solicitedNodeMac(ip))));
+    for (const group of wanted) if (!reader.groups.has(group)) this.#join(reader, group);
+    try {
+      reader.socket.setFilter(ndpSolicitationFilter(this.#filterTargets ? { targets: ips } : {}));
+    } catch (error) {
+      this.#logger.warnOnce(`ndp-filter:${iface}`, "Cannot update the NDP socket filter", { interface: iface, error });
+    }
+    for (const group of [...reader.groups]) if (!wanted.has(group)) this.#leave(reader, group);
+  }
+
+  #join(reader: Reader, group: string): void {
+    try {
+      reader.socket.addMembership(parseMac(group));
+      reader.groups.add(group);
+    } catch (error) {
+      this.#logger.warnOnce(`ndp-join:${reader.socket.interfaceName}:${group}`, "Cannot join a solicited-node group", {
+        interface: reader.socket.interfaceName,
+        group,
+        error,
+      });
+    }
+  }
+
+  #leave(reader: Reader, group: string): void {
+    reader.groups.delete(group);
+    try {
+      reader.socket.dropMembership(parseMac(group));
+    } catch (error) {
+      this.#logger.warnOnce(
+        `ndp-leave:${reader.socket.interfaceName}:${group}`,
+        "Cannot leave a solicited-node group",
+        {
+          interface: reader.socket.interfaceName,
+          group,
+          error,
+        },
+      );
+    }
+  }
+
+  #burst(ip: string): () => void {
+    const cancels: (() => void)[] = [];
+    const fire = (): void => {
+      const ownership = this.#owned.get(ip);
+      if (ownership === undefined) return;
+      for (const { socket } of this.#readers.values()) {
+        if (!this.#allowed(ownership, socket.interfaceName)) continue;
+        if (this.#send(socket, encodeUnsolicitedAdvertisement({ mac: socket.mac, ip }))) {
+          this.#unsolicited.inc({ interface: socket.interfaceName });
+        }
+      }
+    };
+    for (const delay of this.#delays) {
+      if (delay <= 0) fire();
+      else cancels.push(this.#clock.setTimer(delay, fire));
+    }
+    return () => cancels.forEach((cancel) => cancel());
+  }
+
+  #send(socket: FrameSocket, frame: Uint8Array): boolean {
+    try {
+      socket.send(frame);
+      return true;
+    } catch (error) {
+      this.#sendErrors.inc({ interface: socket.interfaceName });
+      this.#logger.warnOnce(`ndp-send:${socket.interfaceName}`, "Cannot send NDP frames", {
+        interface: socket.interfaceName,
+        error,
+      });
+      return false;
+    }
+  }
+}
+
+/** Canonical text of an IPv6 address, so "2001:DB8:0::10" and "2001:db8::10" are one VIP. */
+function ipv6Key(ip: string): string {
+  const canonical = canonicalIp(ip);
+  if (canonical === undefined || !canonical.includes(":")) throw new TypeError(`"${ip}" is not an IPv6 address`);
+  return canonical;
+}
+
+const macTexts = new WeakMap<FrameSocket, string>();
+
+function macText(socket: FrameSocket): string {
+  let text = macTexts.get(socket);
+  if (text === undefined) {
+    text = formatMac(socket.mac);
+    macTexts.set(socket, text);
+  }
+  return text;
+}
