@@ -7,6 +7,7 @@ import {
   buildModel,
   describeRejection,
   type FileObject,
+  type MetalLbKind,
   type Model,
   parseConfigFile,
   type Rejection,
@@ -81,14 +82,14 @@ async function readConfigFiles(options: ModelSourceOptions): Promise<{ objects: 
 }
 
 /** The metallb.io kinds that make up the configuration, by KubeApi field. */
-const CONFIG_RESOURCES = [
-  "ipAddressPools",
-  "l2Advertisements",
-  "bgpAdvertisements",
-  "communities",
-  "bfdProfiles",
-  "bgpPeers",
-] as const;
+const CONFIG_RESOURCES = {
+  ipAddressPools: "IPAddressPool",
+  l2Advertisements: "L2Advertisement",
+  bgpAdvertisements: "BGPAdvertisement",
+  communities: "Community",
+  bfdProfiles: "BFDProfile",
+  bgpPeers: "BGPPeer",
+} as const satisfies Record<string, MetalLbKind>;
 
 function rejectionKey(r: Rejection): string {
   return `${r.source}|${r.file ?? ""}|${r.ref.kind}|${r.ref.namespace}|${r.ref.name}|${r.code}|${r.reason}`;
@@ -106,7 +107,7 @@ export async function startModelSource(options: ModelSourceOptions): Promise<Mod
   const rebuilds = registry.counter("metallite_config_rebuilds_total", "Times the configuration model was rebuilt");
 
   let crdsInstalled = false;
-  const informers: Informer<MetallbObject>[] = [];
+  const informers: { kind: MetalLbKind; informer: Informer<MetallbObject> }[] = [];
   if (api) {
     try {
       const discovery = await api.discoverMetallb();
@@ -116,7 +117,9 @@ export async function startModelSource(options: ModelSourceOptions): Promise<Mod
       log.warn("cannot ask the API server for metallb.io resources; using flags and files only", { error });
     }
     if (crdsInstalled) {
-      for (const field of CONFIG_RESOURCES) informers.push(api[field].informer({ namespace: run.namespace }));
+      for (const [field, kind] of Object.entries(CONFIG_RESOURCES) as [keyof typeof CONFIG_RESOURCES, MetalLbKind][]) {
+        informers.push({ kind, informer: api[field].informer({ namespace: run.namespace }) });
+      }
     }
   }
 
@@ -126,14 +129,16 @@ export async function startModelSource(options: ModelSourceOptions): Promise<Mod
   let timer: ReturnType<typeof setTimeout> | undefined;
 
   function build(): Model {
-    const cluster = informers.flatMap((i) => i.list());
+    // Items of a LIST carry no kind, so objects are passed by the kind of the informer that holds them.
+    const clusterByKind: Partial<Record<MetalLbKind, unknown[]>> = {};
+    for (const { kind, informer } of informers) clusterByKind[kind] = informer.list();
     const next = buildModel({
       flagPools: run.pools,
       flagInterfaces: run.interfaces,
       flagBgpPeers: run.bgpPeers,
       ...(run.asn === undefined ? {} : { myAsn: run.asn }),
       files: files.objects,
-      cluster,
+      clusterByKind,
       namespace: run.namespace,
     });
     const all = [...files.rejected, ...next.rejected];
@@ -176,14 +181,15 @@ export async function startModelSource(options: ModelSourceOptions): Promise<Mod
     }, options.debounceMs ?? 50);
   }
 
-  for (const informer of informers) {
+  const allSynced = () => informers.every(({ informer }) => informer.hasSynced());
+  for (const { informer } of informers) {
     informer.onChange(() => {
-      if (informers.every((i) => i.hasSynced())) schedule();
+      if (allSynced()) schedule();
     });
     informer.start();
   }
   if (informers.length) {
-    Promise.all(informers.map((i) => i.synced())).then(() => schedule(), () => {});
+    Promise.all(informers.map(({ informer }) => informer.synced())).then(() => schedule(), () => {});
   }
 
   return {
@@ -192,14 +198,14 @@ export async function startModelSource(options: ModelSourceOptions): Promise<Mod
       listeners.add(handler);
       return () => listeners.delete(handler);
     },
-    ready: () => informers.every((i) => i.hasSynced()),
+    ready: allSynced,
     get crdsInstalled() {
       return crdsInstalled;
     },
     async stop() {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      await Promise.all(informers.map((i) => i.stop()));
+      await Promise.all(informers.map(({ informer }) => informer.stop()));
     },
   };
 }
