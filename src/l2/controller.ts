@@ -167,6 +167,8 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
   let lastElections: Election[] = [];
   const cache = new ElectionCache();
   let previousPeers = new Map<string, boolean>();
+  // Peers seen alive at least once: only their return is a revival (a node joining for the first time is not).
+  const everAlive = new Set<string>();
   let cancelPoke: (() => void) | undefined;
   let pokeDueAt = Infinity;
   let lastReconcileAt = -Infinity;
@@ -256,8 +258,9 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
     const peersNow = new Map<string, boolean>();
     for (const [name, p] of inputs.peers) peersNow.set(name, p.alive);
     const revived = [...peersNow].some(([name, alive]) =>
-      name !== options.nodeName && alive && previousPeers.get(name) === false
+      name !== options.nodeName && alive && previousPeers.get(name) !== true && everAlive.has(name)
     );
+    for (const [name, alive] of peersNow) if (alive) everAlive.add(name);
     previousPeers = peersNow;
     if (revived && options.announcer.refresh) {
       const fresh = new Set(announced);

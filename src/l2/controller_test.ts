@@ -215,6 +215,10 @@ Deno.test("controller: peers coming back trigger a re-announcement of kept addre
   const summary = all[order[0]!]!.controller.reconcile();
   assertEquals(summary.refreshed, ["198.51.100.200"]);
   assertEquals(all[order[0]!]!.announcer.calls.at(-1), "refresh 198.51.100.200");
+  // A node joining for the first time is no revival.
+  world.nodes = [...world.nodes, node("node-d")];
+  world.peers.set("node-d", { alive: true, interfaces: ["eth0"] });
+  assertEquals(all[order[0]!]!.controller.reconcile().refreshed, []);
 });
 
 Deno.test("controller: a failing publisher never stops the responders; stop() withdraws everything", () => {
