@@ -1,0 +1,138 @@
+/**
+ * Real BGP daemons for the interop tests, each started inside a lab namespace with its files in a temp folder:
+ * BIRD 2 (`bird -f`, queried with `birdc`), GoBGP (`gobgpd`, queried with `gobgp`), FRR (`bgpd`/`bfdd` run by hand,
+ * queried with `vtysh`). Also a parser for `birdc show route all`, and helpers to run our speaker in a namespace.
+ */
+import type { Lab, LabHost, LabProcess } from "../lab/mod.ts";
+import { inNetns } from "../../src/net/testing.ts";
+import type { SocketScope } from "../../src/bgp/mod.ts";
+
+/** Runs socket creation inside a lab host's namespace. */
+export function scopeOf(host: LabHost): SocketScope {
+  return (create) => inNetns(host.netns, create);
+}
+
+async function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const d = new TextDecoder();
+  return { code: o.code, out: d.decode(o.stdout) + d.decode(o.stderr) };
+}
+
+/** A running BIRD. */
+export interface Bird {
+  /** Its control socket. */
+  readonly socket: string;
+  /** The process (replaced by restart()). */
+  process: LabProcess;
+  /** Runs a birdc command and returns its output. */
+  birdc(...args: string[]): Promise<string>;
+  /** "Established", "Active", "Connect"... of one protocol ("" when unknown). */
+  bgpState(protocol: string): Promise<string>;
+  /** Routes learnt from one protocol, by prefix. */
+  routes(protocol: string, table?: string): Promise<Map<string, BirdRoute>>;
+  /** Number of routes in the tables (`show route count`). */
+  routeCount(): Promise<number>;
+  /** Kills BIRD (signal default SIGTERM) and waits for it to exit. */
+  stop(signal?: Deno.Signal): Promise<void>;
+  /** Starts BIRD again with the same configuration. */
+  start(): Promise<void>;
+}
+
+/** One route as `birdc show route all` prints it. */
+export interface BirdRoute {
+  /** BGP.next_hop. */
+  nextHop: string;
+  /** BGP.as_path. */
+  asPath: string;
+  /** BGP.local_pref. */
+  localPref?: number;
+  /** BGP.med. */
+  med?: number;
+  /** BGP.community as "(a,b)" items. */
+  communities: string[];
+  /** BGP.large_community as "(a, b, c)" items. */
+  largeCommunities: string[];
+}
+
+/** Parses `birdc show route all` output into routes by prefix (first path of each prefix). */
+export function parseBirdRoutes(text: string): Map<string, BirdRoute> {
+  const out = new Map<string, BirdRoute>();
+  let current: BirdRoute | undefined;
+  for (const line of text.split("\n")) {
+    const head = /^([0-9a-f:.]+\/\d+)\s+\S+\s+\[/.exec(line);
+    if (head) {
+      current = { nextHop: "", asPath: "", communities: [], largeCommunities: [] };
+      if (!out.has(head[1]!)) out.set(head[1]!, current);
+      continue;
+    }
+    if (/^\s+\S+\s+\[/.test(line) && !line.startsWith("\t")) {
+      current = undefined; // a second path of the same prefix
+      continue;
+    }
+    if (!current) continue;
+    const attr = /^\s+BGP\.(\w+):\s*(.*)$/.exec(line);
+    if (!attr) continue;
+    const [, name, value] = attr as unknown as [string, string, string];
+    if (name === "next_hop") current.nextHop = value.trim().split(/\s+/)[0]!;
+    if (name === "as_path") current.asPath = value.trim();
+    if (name === "local_pref") current.localPref = Number(value);
+    if (name === "med") current.med = Number(value);
+    if (name === "community") {
+      current.communities = value.match(/\(\d+,\s*\d+\)/g)?.map((c) => c.replace(/\s/g, "")) ?? [];
+    }
+    if (name === "large_community") current.largeCommunities = value.match(/\(\d+, \d+, \d+\)/g) ?? [];
+  }
+  return out;
+}
+
+/** Starts BIRD in a lab host with a configuration. */
+export async function startBird(lab: Lab, host: LabHost, config: string, dir: string): Promise<Bird> {
+  const conf = `${dir}/bird.conf`;
+  const socket = `${dir}/bird.ctl`;
+  await Deno.writeTextFile(conf, config);
+  const birdc = async (...args: string[]) => (await run("birdc", ["-s", socket, ...args])).out;
+  const spawn = () => lab.spawn(host, ["bird", "-f", "-c", conf, "-s", socket]);
+  const bird: Bird = {
+    socket,
+    process: spawn(),
+    birdc,
+    async bgpState(protocol) {
+      const out = await birdc("show", "protocols", protocol);
+      const line = out.split("\n").find((l) => l.startsWith(protocol + " "));
+      return line?.trim().split(/\s+/)[5] ?? "";
+    },
+    async routes(protocol, table) {
+      const args = ["show", "route", "all", "protocol", protocol];
+      if (table) args.push("table", table);
+      return parseBirdRoutes(await birdc(...args));
+    },
+    async routeCount() {
+      const out = await birdc("show", "route", "count");
+      return [...out.matchAll(/(\d+) of \d+ routes/g)].reduce((n, m) => n + Number(m[1]), 0);
+    },
+    async stop(signal = "SIGTERM") {
+      bird.process.kill(signal);
+      await bird.process.exited;
+    },
+    async start() {
+      bird.process = spawn();
+      await waitReady();
+    },
+  };
+  const waitReady = async () => {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if ((await run("birdc", ["-s", socket, "show", "status"])).out.includes("Daemon is up")) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`BIRD did not come up: ${bird.process.output()}`);
+  };
+  await waitReady();
+  return bird;
+}
+
+/** A folder for daemon files, removed by the returned function. */
+export async function tempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix: "mlt-bgp-" });
+  return { path, remove: () => Deno.remove(path, { recursive: true }) };
+}
