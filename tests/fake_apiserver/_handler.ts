@@ -9,6 +9,7 @@ import { ApiError, badRequest, invalid, statusBody } from "./_status.ts";
 import { type Obj, parseRv, type PatchType, type Store, type StoreEvent, type WatchSink } from "./_store.ts";
 import { type Matcher, parseFieldSelector, parseLabelSelector, SelectorError } from "./_selectors.ts";
 import { FaultState, type RequestFacts } from "./_faults.ts";
+import { managerOf } from "./_managed.ts";
 import type { Json } from "./_patch.ts";
 
 /** One entry of the request log. */
@@ -383,6 +384,8 @@ export class Handler {
     const { info, namespace, name, subresource } = route;
     const q = url.searchParams;
     const dryRun = q.getAll("dryRun").includes("All");
+    const fieldManager = q.get("fieldManager");
+    const manager = managerOf(fieldManager, request.headers.get("user-agent"));
     const store = this.store;
     if (subresource !== undefined && (subresource !== "status" || !info.status)) {
       throw new ApiError(404, "NotFound", "the server could not find the requested resource");
@@ -416,11 +419,11 @@ export class Handler {
         return this.#watch(request, route, q);
       case "create": {
         if (request.method !== "POST" || name !== undefined) throw methodNotAllowed();
-        const created = store.create(info, namespace, await readBody(request), { dryRun });
+        const created = store.create(info, namespace, await readBody(request), { dryRun, manager });
         return this.#object(created, route, 201);
       }
       case "update": {
-        const updated = store.update(info, namespace, name!, await readBody(request), { subresource, dryRun });
+        const updated = store.update(info, namespace, name!, await readBody(request), { subresource, dryRun, manager });
         return this.#object(updated, route);
       }
       case "patch": {
@@ -428,12 +431,12 @@ export class Handler {
         const text = await request.text();
         const body = parsePatchBody(text, type);
         const existed = store.find(info, namespace, name!) !== undefined;
-        const fieldManager = q.get("fieldManager");
         const result = store.patch(info, namespace, name!, type, body, {
           subresource,
           dryRun,
           force: q.get("force") === "true",
-          ...(fieldManager !== null ? { fieldManager } : {}),
+          // Server-side apply requires an explicit fieldManager; other writes default to the user agent.
+          ...(type !== "apply" || fieldManager !== null ? { manager } : {}),
         });
         return this.#object(result, route, existed ? 200 : 201);
       }

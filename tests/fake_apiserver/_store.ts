@@ -19,6 +19,17 @@ import {
 import { diffMergePatch, type Json, jsonEqual, jsonPatch, mergePatch, PatchError, strategicMerge } from "./_patch.ts";
 import type { Matcher } from "./_selectors.ts";
 import { defaultObject, defaultStatus, validateObject } from "./_defaults.ts";
+import { changedFields, recordManaged } from "./_managed.ts";
+
+/** Who writes, for managedFields: the field manager and whether the write is an Update or an Apply. */
+export interface WriteOptions {
+  dryRun?: boolean;
+  /** Field manager name; default "unknown". */
+  manager?: string;
+  operation?: "Update" | "Apply";
+  /** For Apply: the applied configuration, whose fields the manager then owns. */
+  applied?: Json;
+}
 
 /** A stored object (plain JSON). */
 export type Obj = Record<string, Json> & { metadata: Record<string, Json> };
@@ -309,7 +320,7 @@ export class Store {
   }
 
   /** Creates an object (POST). */
-  create(info: ResourceInfo, namespace: string | undefined, input: unknown, options: { dryRun?: boolean } = {}): Obj {
+  create(info: ResourceInfo, namespace: string | undefined, input: unknown, options: WriteOptions = {}): Obj {
     const obj = this.#checkBody(info, input);
     const m = meta(obj);
     if (info.namespaced) {
@@ -337,10 +348,18 @@ export class Store {
     for (const k of ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"]) {
       delete m[k];
     }
+    delete m.managedFields;
+    const fields = changedFields(undefined, obj);
     m.uid = crypto.randomUUID();
     m.creationTimestamp = kubeTime();
     if (info.generation) m.generation = 1;
     defaultObject(info, obj, this);
+    m.managedFields = recordManaged(undefined, fields, {
+      manager: options.manager ?? "unknown",
+      operation: options.operation ?? "Update",
+      apiVersion: String(obj.apiVersion),
+      time: String(m.creationTimestamp),
+    });
     if (options.dryRun) return obj;
     m.resourceVersion = String(++this.#rv);
     this.#map(info).set(keyOf(info.namespaced ? String(m.namespace) : undefined, name), obj);
@@ -354,7 +373,7 @@ export class Store {
     namespace: string | undefined,
     name: string,
     input: unknown,
-    options: { subresource?: string | undefined; dryRun?: boolean } = {},
+    options: WriteOptions & { subresource?: string | undefined } = {},
   ): Obj {
     const obj = this.#checkBody(info, input);
     const m = meta(obj);
@@ -383,7 +402,7 @@ export class Store {
     info: ResourceInfo,
     old: Obj,
     input: Obj,
-    options: { subresource?: string | undefined; dryRun?: boolean },
+    options: WriteOptions & { subresource?: string | undefined },
   ): Obj {
     const name = nameOf(old);
     let obj: Obj;
@@ -431,7 +450,22 @@ export class Store {
     obj.apiVersion = old.apiVersion!;
     obj.kind = old.kind!;
     obj.metadata.resourceVersion = old.metadata.resourceVersion!;
+    // managedFields are the server's: what a client sends there is ignored.
+    if (old.metadata.managedFields === undefined) delete obj.metadata.managedFields;
+    else obj.metadata.managedFields = old.metadata.managedFields;
     if (jsonEqual(obj, old)) return old; // A no-op write stores nothing and sends no event, as etcd3's store does.
+    const fields = options.applied !== undefined
+      ? changedFields(undefined, options.applied)
+      : options.subresource === "status"
+      ? changedFields({ status: old.status ?? null }, { status: obj.status ?? null })
+      : changedFields(old, obj);
+    obj.metadata.managedFields = recordManaged(old.metadata.managedFields, fields, {
+      manager: options.manager ?? "unknown",
+      operation: options.operation ?? "Update",
+      apiVersion: String(old.apiVersion),
+      subresource: options.subresource,
+      time: kubeTime(),
+    });
     if (options.dryRun) return obj;
     const deleting = obj.metadata.deletionTimestamp !== undefined;
     const finalizers = obj.metadata.finalizers;
@@ -454,7 +488,7 @@ export class Store {
     name: string,
     type: PatchType,
     patch: Json,
-    options: { subresource?: string | undefined; fieldManager?: string; force?: boolean; dryRun?: boolean } = {},
+    options: WriteOptions & { subresource?: string | undefined; force?: boolean } = {},
   ): Obj {
     if (type === "strategic" && info.custom) {
       throw new ApiError(
@@ -501,7 +535,7 @@ export class Store {
     name: string,
     old: Obj | undefined,
     config: Json,
-    options: { subresource?: string | undefined; fieldManager?: string; dryRun?: boolean },
+    options: WriteOptions & { subresource?: string | undefined },
   ): Obj {
     if (!isObject(config) || !isObject(config.metadata)) throw badRequest("apply: the configuration has no metadata");
     if (config.metadata.name !== undefined && config.metadata.name !== name) {
@@ -509,13 +543,14 @@ export class Store {
         `the name of the object (${String(config.metadata.name)}) does not match the name on the URL (${name})`,
       );
     }
-    if (options.fieldManager === undefined || options.fieldManager === "") {
+    if (options.manager === undefined || options.manager === "") {
       throw badRequest("PATCH, application/apply-patch+yaml requires fieldManager to be set");
     }
-    const key = `${info.plural}|${namespace ?? ""}|${name}|${options.fieldManager}|${options.subresource ?? ""}`;
+    const key = `${info.plural}|${namespace ?? ""}|${name}|${options.manager}|${options.subresource ?? ""}`;
+    const applyOptions = { ...options, operation: "Apply" as const, applied: config };
     if (!old) {
       if (options.subresource) throw notFound(urlPlural(info), info.group, name);
-      const created = this.create(info, namespace, { ...config, metadata: { ...config.metadata, name } }, options);
+      const created = this.create(info, namespace, { ...config, metadata: { ...config.metadata, name } }, applyOptions);
       if (!options.dryRun) this.#applied.set(key, config);
       return created;
     }
@@ -523,7 +558,7 @@ export class Store {
     const delta = previous === undefined ? config : diffMergePatch(previous, config);
     const next = mergePatch(old, delta) as Obj;
     next.metadata.resourceVersion = old.metadata.resourceVersion!;
-    const result = this.#write(info, old, next, options);
+    const result = this.#write(info, old, next, applyOptions);
     if (!options.dryRun) this.#applied.set(key, config);
     return result;
   }

@@ -390,3 +390,33 @@ Deno.test("field types and status are checked like a real server: MicroTime, int
   });
   assertEquals(event.status, 422);
 });
+
+Deno.test("managedFields record who set which fields, per manager, operation and subresource", async () => {
+  await using server = await startFakeApiServer();
+  using api = new ApiClient(server);
+  const created = await api.json(`${SVC}?fieldManager=creator`, {
+    method: "POST",
+    body: JSON.stringify(service("web", { labels: { a: "1" } })),
+  });
+  const [entry] = created.body.metadata.managedFields;
+  assertEquals([entry.manager, entry.operation, entry.fieldsType], ["creator", "Update", "FieldsV1"]);
+  assertEquals(entry.fieldsV1["f:metadata"], { "f:labels": { ".": {}, "f:a": {} } });
+  assert("f:ports" in entry.fieldsV1["f:spec"]);
+  const status = await api.json(`${SVC}/web/status`, {
+    method: "PATCH",
+    body: JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: "203.0.113.1" }] } } }),
+    contentType: "application/merge-patch+json",
+    headers: { "user-agent": "metallite/0.1.0 (linux)" },
+  });
+  const managers = status.body.metadata.managedFields.map((m: { manager: string; subresource?: string }) =>
+    `${m.manager}:${m.subresource ?? ""}`
+  );
+  assertEquals(managers, ["creator:", "metallite:status"]);
+  // A client's own managedFields are ignored, and a no-op write does not touch them.
+  const put = await api.send("PUT", `${SVC}/web`, {
+    ...status.body,
+    metadata: { ...status.body.metadata, managedFields: [] },
+  });
+  assertEquals(put.body.metadata.resourceVersion, status.body.metadata.resourceVersion);
+  assertEquals(put.body.metadata.managedFields.length, 2);
+});

@@ -132,6 +132,9 @@ export interface FakeApiServer extends AsyncDisposable {
 // deno-lint-ignore no-explicit-any
 export type Loose = any;
 
+/** The field manager of writes made through the direct store API. */
+const MANAGER = "fake-apiserver-test";
+
 const DEFAULT_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease", "metallb-system"];
 
 function randomToken(): string {
@@ -212,7 +215,9 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   const namespaces = table.byName("namespaces")!;
   for (const ns of [...DEFAULT_NAMESPACES, ...(options.namespaces ?? [])]) {
     if (!store.find(namespaces, undefined, ns)) {
-      store.create(namespaces, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+      store.create(namespaces, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }, {
+        manager: "kube-apiserver",
+      });
     }
   }
   const handlerRef: { handler?: Handler } = {};
@@ -287,7 +292,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     writeKubeconfig,
     create<T>(resource: string, obj: T): T {
       const { namespace } = metaOfLoose(obj);
-      return copy(store.create(info(resource), nsFor(resource, namespace), obj)) as T;
+      return copy(store.create(info(resource), nsFor(resource, namespace), obj, { manager: MANAGER })) as T;
     },
     get(resource, namespace, name) {
       const found = store.find(info(resource), nsFor(resource, namespace), name);
@@ -295,16 +300,22 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     },
     update<T>(resource: string, obj: T): T {
       const { name, namespace } = metaOf(obj);
-      return copy(store.update(info(resource), nsFor(resource, namespace), name, obj)) as T;
+      return copy(store.update(info(resource), nsFor(resource, namespace), name, obj, { manager: MANAGER })) as T;
     },
     updateStatus<T>(resource: string, obj: T): T {
       const { name, namespace } = metaOf(obj);
-      return copy(store.update(info(resource), nsFor(resource, namespace), name, obj, { subresource: "status" })) as T;
+      return copy(
+        store.update(info(resource), nsFor(resource, namespace), name, obj, {
+          subresource: "status",
+          manager: MANAGER,
+        }),
+      ) as T;
     },
     patchStatus(resource, namespace, name, status) {
       return copy(
         store.patch(info(resource), nsFor(resource, namespace), name, "merge", { status } as Json, {
           subresource: "status",
+          manager: MANAGER,
         }),
       );
     },
@@ -312,7 +323,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       return copy(
         store.patch(info(resource), nsFor(resource, namespace), name, opts.type ?? "merge", patch as Json, {
           subresource: opts.subresource,
-          fieldManager: opts.fieldManager ?? "fake-apiserver-test",
+          manager: opts.fieldManager ?? MANAGER,
         }),
       );
     },
