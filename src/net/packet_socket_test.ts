@@ -5,9 +5,10 @@ import { interfaceInfo, isNoSuchInterface } from "./interface.ts";
 import { ETH_P_ARP, ETH_P_IPV6, libc, LibcError } from "./libc.ts";
 import { PacketSocket, type ReceivedFrame } from "./packet_socket.ts";
 import { formatMac } from "./mac.ts";
-import { createNetnsPair, inNetns, realSocketSkipReason } from "./testing.ts";
+import { createLab, labSkipReason } from "../../tests/lab/mod.ts";
+import { ffiSkipReason, inNetns } from "./testing.ts";
 
-const skip = realSocketSkipReason();
+const skip = ffiSkipReason() ?? labSkipReason();
 if (skip !== undefined) console.log(`Skipping real-socket tests: ${skip}`);
 else libc(); // opened outside any test: the library lives as long as the process
 
@@ -40,8 +41,9 @@ Deno.test({
   name: "PacketSocket sends and receives filtered frames between namespaces, truncates, and closes while waiting",
   ignore: skip !== undefined,
   async fn() {
-    const pair = await createNetnsPair();
-    try {
+    await using lab = await createLab({ nodes: 1 });
+    const [node, client] = [lab.nodes[0]!, lab.client];
+    {
       // Only frames whose byte 14 is 0x01 pass the filter.
       const filter = assembleBpf([
         { op: "ld", size: "byte", offset: 14 },
@@ -52,16 +54,16 @@ Deno.test({
         { op: "ret", value: BPF_DROP },
       ]);
       const receiver = inNetns(
-        pair.a.netns,
-        () => PacketSocket.open({ interface: pair.a.interface, protocol: ETH_P_ARP, filter, maxFrameBytes: 128 }),
+        node.netns,
+        () => PacketSocket.open({ interface: node.iface, protocol: ETH_P_ARP, filter, maxFrameBytes: 128 }),
       );
       const sender = inNetns(
-        pair.b.netns,
-        () => PacketSocket.open({ interface: pair.b.interface, protocol: ETH_P_ARP }),
+        client.netns,
+        () => PacketSocket.open({ interface: client.iface, protocol: ETH_P_ARP }),
       );
       try {
-        assertEquals(formatMac(receiver.mac), pair.a.mac);
-        assertEquals(formatMac(sender.mac), pair.b.mac);
+        assertEquals(formatMac(receiver.mac), node.mac);
+        assertEquals(formatMac(sender.mac), client.mac);
         const got: ReceivedFrame[] = [];
         const reading = (async () => {
           for await (const f of receiver.frames()) got.push(f);
@@ -103,8 +105,6 @@ Deno.test({
         await receiver.close();
         await sender.close();
       }
-    } finally {
-      await pair.close();
     }
   },
 });
@@ -123,26 +123,25 @@ Deno.test({
   name: "PacketSocket joins and leaves a multicast group",
   ignore: skip !== undefined,
   async fn() {
-    const pair = await createNetnsPair();
-    try {
+    await using lab = await createLab({ nodes: 1 });
+    const node = lab.nodes[0]!;
+    {
       const socket = inNetns(
-        pair.a.netns,
-        () => PacketSocket.open({ interface: pair.a.interface, protocol: ETH_P_IPV6 }),
+        node.netns,
+        () => PacketSocket.open({ interface: node.iface, protocol: ETH_P_IPV6 }),
       );
       try {
         const group = new Uint8Array([0x33, 0x33, 0xff, 0x00, 0x00, 0x64]);
         socket.addMembership(group);
-        const maddr = await pair.exec(pair.a, "ip", ["maddr", "show", "dev", pair.a.interface]);
+        const maddr = await lab.exec(node, ["ip", "maddr", "show", "dev", node.iface]);
         assert(maddr.stdout.includes("33:33:ff:00:00:64"), maddr.stdout);
         socket.dropMembership(group);
-        const after = await pair.exec(pair.a, "ip", ["maddr", "show", "dev", pair.a.interface]);
+        const after = await lab.exec(node, ["ip", "maddr", "show", "dev", node.iface]);
         assert(!after.stdout.includes("33:33:ff:00:00:64"), after.stdout);
         assertThrows(() => socket.addMembership(new Uint8Array(5)), TypeError);
       } finally {
         await socket.close();
       }
-    } finally {
-      await pair.close();
     }
   },
 });
@@ -151,15 +150,16 @@ Deno.test({
   name: "PacketSocket.frames() ends on abort while waiting, and a new reader then receives normally",
   ignore: skip !== undefined,
   async fn() {
-    const pair = await createNetnsPair();
-    try {
+    await using lab = await createLab({ nodes: 1 });
+    const [node, client] = [lab.nodes[0]!, lab.client];
+    {
       const receiver = inNetns(
-        pair.a.netns,
-        () => PacketSocket.open({ interface: pair.a.interface, protocol: ETH_P_ARP }),
+        node.netns,
+        () => PacketSocket.open({ interface: node.iface, protocol: ETH_P_ARP }),
       );
       const sender = inNetns(
-        pair.b.netns,
-        () => PacketSocket.open({ interface: pair.b.interface, protocol: ETH_P_ARP }),
+        client.netns,
+        () => PacketSocket.open({ interface: client.iface, protocol: ETH_P_ARP }),
       );
       try {
         const controller = new AbortController();
@@ -184,8 +184,6 @@ Deno.test({
         await receiver.close();
         await sender.close();
       }
-    } finally {
-      await pair.close();
     }
   },
 });

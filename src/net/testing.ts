@@ -1,8 +1,7 @@
 /**
- * Test support for real-socket tests: a pair of throwaway network namespaces joined by a veth pair, and a way to
- * open a socket inside one of them from the test process itself. Not part of the program; only tests import it.
- *
- * Addresses are documentation ranges only (192.0.2.0/24, 2001:db8::/32), as the project's network rules require.
+ * Test support for src/net, src/arp and src/ndp: opening a socket inside a lab namespace (tests/lab) from the test
+ * process itself, a fake socket and a manual clock for state-machine tests, and seeded fuzzing helpers. Not part of
+ * the program; only tests and benchmarks import it.
  * @module
  */
 
@@ -13,144 +12,11 @@ import { formatMac, parseMac } from "./mac.ts";
 import type { FrameSocket, FramesOptions, ReceivedFrame } from "./packet_socket.ts";
 import { check, CLONE_NEWNET, cString, libc, O_CLOEXEC, O_RDONLY } from "./libc.ts";
 
-/** Why real-socket tests cannot run here (not root, no FFI, a tool missing), or undefined when they can. */
-export function realSocketSkipReason(tools: readonly string[] = []): string | undefined {
-  if (Deno.build.os !== "linux") return "real-socket tests need Linux";
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "real-socket tests need --allow-ffi";
-  if (Deno.permissions.querySync({ name: "run" }).state !== "granted") return "real-socket tests need --allow-run";
-  try {
-    if (Deno.uid() !== 0) return "real-socket tests need root (network namespaces, CAP_NET_RAW)";
-  } catch {
-    return "real-socket tests need --allow-sys to check for root";
-  }
-  for (const tool of ["ip", ...tools]) {
-    const found = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].some((dir) => {
-      try {
-        return Deno.statSync(`${dir}/${tool}`).isFile;
-      } catch {
-        return false;
-      }
-    });
-    if (!found) return `real-socket tests need the "${tool}" command`;
-  }
+/** Why this process cannot use FFI (needed to open raw sockets), or undefined when it can. */
+export function ffiSkipReason(): string | undefined {
+  if (Deno.build.os !== "linux") return "raw-socket tests need Linux";
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "raw-socket tests need --allow-ffi";
   return undefined;
-}
-
-/** One side of a {@link NetnsPair}. */
-export interface NetnsSide {
-  /** Namespace name (starts with "mlt"). */
-  netns: string;
-  /** The veth end inside it. */
-  interface: string;
-  /** Its IPv4 address (192.0.2.0/24). */
-  ipv4: string;
-  /** Its IPv6 address (2001:db8::/64). */
-  ipv6: string;
-  /** Its MAC address, "02:6d:6c:74:xx:yy". */
-  mac: string;
-}
-
-/** Two namespaces joined by a veth pair; `close()` deletes both (and with them the veth). */
-export interface NetnsPair {
-  /** Where the code under test runs. */
-  a: NetnsSide;
-  /** Where the client tools (arping, ndisc6, tcpdump) run. */
-  b: NetnsSide;
-  /** Runs a command inside a namespace and returns its output; never throws for a non-zero exit. */
-  exec(side: NetnsSide, command: string, args: readonly string[]): Promise<CommandResult>;
-  /** Deletes the namespaces. */
-  close(): Promise<void>;
-}
-
-/** Outcome of {@link NetnsPair.exec}. */
-export interface CommandResult {
-  /** Exit code. */
-  code: number;
-  /** Standard output as text. */
-  stdout: string;
-  /** Standard error as text. */
-  stderr: string;
-}
-
-async function run(command: string, args: readonly string[]): Promise<CommandResult> {
-  const output = await new Deno.Command(command, { args: [...args], stdout: "piped", stderr: "piped" }).output();
-  const decoder = new TextDecoder();
-  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
-}
-
-async function must(command: string, args: readonly string[]): Promise<void> {
-  const result = await run(command, args);
-  if (result.code !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr.trim()}`);
-}
-
-/**
- * Creates namespaces `mlt<id>-a` and `mlt<id>-b` joined by veth `veth-a`/`veth-b`, with 192.0.2.1 and 192.0.2.2,
- * 2001:db8::1 and 2001:db8::2 (no DAD, so they are usable at once) and fixed MACs 02:6d:6c:74:00:01 and :02.
- */
-export async function createNetnsPair(): Promise<NetnsPair> {
-  const id = `${Deno.pid % 10000}${Math.floor(Math.random() * 0x10000).toString(16)}`;
-  const side = (letter: "a" | "b", n: number): NetnsSide => ({
-    netns: `mlt${id}-${letter}`,
-    interface: `veth-${letter}`,
-    ipv4: `192.0.2.${n}`,
-    ipv6: `2001:db8::${n}`,
-    mac: `02:6d:6c:74:00:0${n}`,
-  });
-  const a = side("a", 1);
-  const b = side("b", 2);
-  const close = async (): Promise<void> => {
-    for (const s of [a, b]) await run("ip", ["netns", "del", s.netns]);
-  };
-  try {
-    for (const s of [a, b]) await must("ip", ["netns", "add", s.netns]);
-    await must("ip", [
-      "link",
-      "add",
-      a.interface,
-      "netns",
-      a.netns,
-      "address",
-      a.mac,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      b.interface,
-      "netns",
-      b.netns,
-      "address",
-      b.mac,
-    ]);
-    for (const s of [a, b]) {
-      const ns = ["-n", s.netns];
-      await must("ip", [...ns, "link", "set", "lo", "up"]);
-      // No duplicate address detection: the link-local address is usable at once (else tools fail for ~2 s with
-      // "Network is unreachable").
-      await must("ip", ["netns", "exec", s.netns, "sysctl", "-q", "-w", `net.ipv6.conf.${s.interface}.accept_dad=0`]);
-      await must("ip", [...ns, "addr", "add", `${s.ipv4}/24`, "dev", s.interface]);
-      await must("ip", [...ns, "addr", "add", `${s.ipv6}/64`, "dev", s.interface, "nodad"]);
-      await must("ip", [...ns, "link", "set", s.interface, "up"]);
-    }
-    // veth carrier comes up asynchronously, and the link-local address only with it: wait for both on each side.
-    for (const s of [a, b]) {
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const link = await run("ip", ["-n", s.netns, "-6", "addr", "show", "dev", s.interface, "scope", "link"]);
-        if (link.stdout.includes("fe80") && !link.stdout.includes("tentative")) break;
-        if (Date.now() > deadline) throw new Error(`${s.interface} in ${s.netns} has no usable link-local address`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  return {
-    a,
-    b,
-    exec: (s, command, args) => run("ip", ["netns", "exec", s.netns, command, ...args]),
-    close,
-  };
 }
 
 /**
