@@ -136,3 +136,58 @@ export async function tempDir(): Promise<{ path: string; remove: () => Promise<v
   const path = await Deno.makeTempDir({ prefix: "mlt-bgp-" });
   return { path, remove: () => Deno.remove(path, { recursive: true }) };
 }
+
+/** A running gobgpd with its gRPC API on 127.0.0.1:50051 inside its namespace. */
+export interface Gobgp {
+  /** The process. */
+  readonly process: LabProcess;
+  /** Runs `gobgp <args>` in the namespace and returns stdout. */
+  cli(...args: string[]): Promise<string>;
+  /** State of a neighbor ("established", "active", ...). */
+  neighborState(address: string): Promise<string>;
+  /** The global RIB of a family as parsed JSON: prefix → paths. */
+  rib(family?: "ipv4" | "ipv6"): Promise<Record<string, GobgpPath[]>>;
+}
+
+/** One path in `gobgp global rib -j`. */
+export interface GobgpPath {
+  /** Path attributes as gobgp prints them. */
+  attrs: { type: number; [key: string]: unknown }[];
+}
+
+/** Starts gobgpd in a lab host; `config` is TOML. */
+export async function startGobgp(lab: Lab, host: LabHost, config: string, dir: string): Promise<Gobgp> {
+  const conf = `${dir}/gobgpd.toml`;
+  await Deno.writeTextFile(conf, config);
+  const process = lab.spawn(host, ["gobgpd", "-f", conf, "--api-hosts", "127.0.0.1:50051", "-l", "warn"]);
+  const cli = async (...args: string[]) => {
+    const r = await lab.exec(host, ["gobgp", "-u", "127.0.0.1", "-p", "50051", ...args], { timeoutMs: 10_000 });
+    if (r.code !== 0) throw new Error(`gobgp ${args.join(" ")} failed: ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await cli("global");
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`gobgpd did not come up: ${error}; ${process.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    process,
+    cli,
+    async neighborState(address) {
+      const j = JSON.parse(await cli("neighbor", address, "-j"));
+      const state = j?.state?.session_state;
+      // gobgp prints the API's enum number: 1 idle ... 6 established.
+      const names = ["unknown", "idle", "connect", "active", "opensent", "openconfirm", "established"];
+      return typeof state === "number" ? names[state] ?? String(state) : String(state ?? "");
+    },
+    async rib(family = "ipv4") {
+      const out = await cli("global", "rib", "-a", family, "-j");
+      return out.trim() === "" ? {} : JSON.parse(out);
+    },
+  };
+}
