@@ -27,7 +27,7 @@ function isObject(v: unknown): v is Record<string, Json> {
 }
 
 /** Validates the object: 422 Invalid with the causes a real server would name; 400 for undecodable field types. */
-export function validateObject(info: ResourceInfo, obj: Obj, name: string, statusWrite = false): void {
+export function validateObject(info: ResourceInfo, obj: Obj, name: string, statusWrite = false, old?: Obj): void {
   const causes: { field: string; message: string; reason?: string }[] = [];
   if (name === "") {
     causes.push({
@@ -78,7 +78,7 @@ export function validateObject(info: ResourceInfo, obj: Obj, name: string, statu
     }
   }
   if (info.plural === "services") {
-    validateService(obj, causes);
+    validateService(obj, causes, old);
     // Status is only validated where it can change: writes to /status (create and main writes ignore it).
     if (statusWrite) validateServiceStatus(obj, causes);
   }
@@ -233,7 +233,11 @@ function validateServiceStatus(obj: Obj, causes: { field: string; message: strin
   }
 }
 
-function validateService(obj: Obj, causes: { field: string; message: string; reason?: string }[]): void {
+function validateService(
+  obj: Obj,
+  causes: { field: string; message: string; reason?: string }[],
+  old: Obj | undefined,
+): void {
   const spec = obj.spec;
   if (spec === undefined) return;
   if (!isObject(spec)) {
@@ -241,6 +245,41 @@ function validateService(obj: Obj, causes: { field: string; message: string; rea
     return;
   }
   const type = spec.type ?? "ClusterIP";
+  const oldSpec = old && isObject(old.spec) ? old.spec : undefined;
+  // validateLoadBalancerClassField: only for type LoadBalancer, a qualified name, and immutable once set.
+  const lbClass = spec.loadBalancerClass;
+  if (lbClass !== undefined && lbClass !== null) {
+    if (type !== "LoadBalancer") {
+      causes.push({
+        field: "spec.loadBalancerClass",
+        message: "Forbidden: may only be used when `type` is 'LoadBalancer'",
+        reason: "FieldValueForbidden",
+      });
+    } else if (typeof lbClass !== "string" || !LABEL_KEY.test(lbClass)) {
+      causes.push({
+        field: "spec.loadBalancerClass",
+        message: `Invalid value: "${String(lbClass)}": must be a qualified name`,
+      });
+    }
+  }
+  if (
+    oldSpec?.type === "LoadBalancer" && type === "LoadBalancer" &&
+    (oldSpec.loadBalancerClass ?? null) !== (lbClass ?? null)
+  ) {
+    causes.push({
+      field: "spec.loadBalancerClass",
+      message: `Invalid value: ${JSON.stringify(lbClass ?? "null")}: may not change once set`,
+    });
+  }
+  if (
+    oldSpec && type !== "ExternalName" && oldSpec.type !== "ExternalName" && typeof oldSpec.clusterIP === "string" &&
+    spec.clusterIP !== oldSpec.clusterIP
+  ) {
+    causes.push({
+      field: "spec.clusterIPs[0]",
+      message: `Invalid value: ${JSON.stringify(spec.clusterIP)}: may not change once set`,
+    });
+  }
   if (typeof type !== "string" || !SERVICE_TYPES.includes(type)) {
     causes.push({
       field: "spec.type",
@@ -296,12 +335,48 @@ export function defaultStatus(info: ResourceInfo, obj: Obj): void {
   obj.status = { ...obj.status, loadBalancer: { ...lb, ingress } };
 }
 
+/**
+ * What kube-apiserver's service strategy clears when a Service changes type (dropTypeDependentFields): NodePorts,
+ * allocateLoadBalancerNodePorts, loadBalancerClass and externalTrafficPolicy when no longer meaningful and not
+ * changed by the user, and status.loadBalancer whenever the type is not LoadBalancer.
+ */
+function dropTypeDependentFields(obj: Obj, spec: Record<string, Json>, oldSpec: Record<string, Json>): void {
+  const type = spec.type;
+  const nodePorts = (s: Record<string, Json>) =>
+    new Set((Array.isArray(s.ports) ? s.ports : []).map((p) => isObject(p) ? p.nodePort : undefined).filter((n) => n));
+  const needsNodePort = (t: Json | undefined) => t === "NodePort" || t === "LoadBalancer";
+  if (needsNodePort(oldSpec.type) && !needsNodePort(type)) {
+    const before = nodePorts(oldSpec);
+    if ([...nodePorts(spec)].every((n) => before.has(n)) && Array.isArray(spec.ports)) {
+      spec.ports = spec.ports.map((p) => {
+        if (!isObject(p)) return p;
+        const { nodePort: _drop, ...rest } = p;
+        return rest;
+      });
+    }
+  }
+  if (oldSpec.type === "LoadBalancer" && type !== "LoadBalancer") {
+    if (spec.allocateLoadBalancerNodePorts === oldSpec.allocateLoadBalancerNodePorts) {
+      delete spec.allocateLoadBalancerNodePorts;
+    }
+    if (spec.loadBalancerClass === oldSpec.loadBalancerClass) delete spec.loadBalancerClass;
+    if (spec.healthCheckNodePort === oldSpec.healthCheckNodePort) delete spec.healthCheckNodePort;
+  }
+  if (
+    needsNodePort(oldSpec.type) && !needsNodePort(type) && spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy
+  ) {
+    delete spec.externalTrafficPolicy;
+  }
+  if (type !== "LoadBalancer" && isObject(obj.status)) obj.status = { ...obj.status, loadBalancer: {} };
+}
+
 function defaultService(obj: Obj, allocator: Allocator, old?: Obj): void {
   const spec: Record<string, Json> = isObject(obj.spec) ? obj.spec : {};
   obj.spec = spec;
   const oldSpec = old && isObject(old.spec) ? old.spec : undefined;
   if (spec.type === undefined) spec.type = "ClusterIP";
   const type = spec.type;
+  if (oldSpec) dropTypeDependentFields(obj, spec, oldSpec);
   if (spec.sessionAffinity === undefined) spec.sessionAffinity = "None";
   if (type !== "ExternalName") {
     if (spec.clusterIP === undefined || spec.clusterIP === "") {

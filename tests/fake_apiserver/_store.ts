@@ -441,8 +441,8 @@ export class Store {
       if (m.generateName === undefined && old.metadata.generateName !== undefined) {
         m.generateName = old.metadata.generateName;
       }
-      validateObject(info, obj, name);
       defaultObject(info, obj, this, old);
+      validateObject(info, obj, name, false, old);
       if (info.generation && !jsonEqual(specPart(old), specPart(obj))) {
         m.generation = Number(old.metadata.generation ?? 0) + 1;
       }

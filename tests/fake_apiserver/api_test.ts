@@ -3,7 +3,7 @@
  * resume, 410 Gone, bookmarks, selectors, pagination, status separation, authentication.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { resourcePath, startFakeApiServer } from "./mod.ts";
+import { type Loose, resourcePath, startFakeApiServer } from "./mod.ts";
 import { ApiClient, service } from "./_testing.ts";
 
 const SVC = "/api/v1/namespaces/default/services";
@@ -419,4 +419,49 @@ Deno.test("managedFields record who set which fields, per manager, operation and
   });
   assertEquals(put.body.metadata.resourceVersion, status.body.metadata.resourceVersion);
   assertEquals(put.body.metadata.managedFields.length, 2);
+});
+
+Deno.test("changing a Service's type drops what no longer applies, status included; class and clusterIP are immutable", async () => {
+  await using server = await startFakeApiServer();
+  using api = new ApiClient(server);
+  const created = server.create("services", {
+    ...service("web"),
+    spec: { type: "LoadBalancer", loadBalancerClass: "metallite.io/lb", ports: [{ port: 80 }] },
+  }) as Loose;
+  assertEquals(created.spec.ports[0].nodePort, 30000);
+  server.patchStatus("services", "default", "web", { loadBalancer: { ingress: [{ ip: "203.0.113.1" }] } });
+  const reclass = await api.send(
+    "PATCH",
+    `${SVC}/web`,
+    { spec: { loadBalancerClass: "other.io/lb" } },
+    "application/merge-patch+json",
+  );
+  assertEquals([reclass.status, reclass.body.details.causes[0].field], [422, "spec.loadBalancerClass"]);
+  const newIp = await api.send(
+    "PATCH",
+    `${SVC}/web`,
+    { spec: { clusterIP: "10.96.9.9" } },
+    "application/merge-patch+json",
+  );
+  assertEquals(newIp.status, 422);
+  const toClusterIp = await api.send(
+    "PATCH",
+    `${SVC}/web`,
+    { spec: { type: "ClusterIP" } },
+    "application/merge-patch+json",
+  );
+  assertEquals(toClusterIp.status, 200);
+  const spec = toClusterIp.body.spec;
+  assertEquals([spec.loadBalancerClass, spec.allocateLoadBalancerNodePorts, spec.externalTrafficPolicy], [
+    undefined,
+    undefined,
+    undefined,
+  ]);
+  assertEquals(spec.ports[0].nodePort, undefined);
+  assertEquals(toClusterIp.body.status, { loadBalancer: {} });
+  const classOnClusterIp = await api.send("POST", SVC, {
+    ...service("c", { type: "ClusterIP" }),
+    spec: { type: "ClusterIP", loadBalancerClass: "metallite.io/lb", ports: [{ port: 80 }] },
+  });
+  assertEquals(classOnClusterIp.status, 422);
 });
