@@ -191,3 +191,62 @@ export async function startGobgp(lab: Lab, host: LabHost, config: string, dir: s
     },
   };
 }
+
+/** A running FRR daemon (bgpd or bfdd) with its vty socket in a temp folder. */
+export interface Frr {
+  /** The process (replaced by start()). */
+  process: LabProcess;
+  /** Runs a vtysh command (`-c`) and returns its output. */
+  vtysh(command: string): Promise<string>;
+  /** Runs a vtysh command ending in `json` and parses it. */
+  json(command: string): Promise<Record<string, unknown>>;
+  /** Kills the daemon and waits. */
+  stop(signal?: Deno.Signal): Promise<void>;
+}
+
+/**
+ * Starts an FRR daemon by hand in a lab host: no zebra (`-Z`), no kernel routes, no privilege drop, vty only on a
+ * unix socket in `dir`. `daemon` is "bgpd" or "bfdd".
+ */
+export async function startFrr(
+  lab: Lab,
+  host: LabHost,
+  daemon: "bgpd" | "bfdd",
+  config: string,
+  dir: string,
+): Promise<Frr> {
+  const conf = `${dir}/${daemon}.conf`;
+  await Deno.writeTextFile(conf, config);
+  const args = [`/usr/lib/frr/${daemon}`, "-f", conf, "-i", `${dir}/${daemon}.pid`, "--vty_socket", dir, "-P", "0"];
+  if (daemon === "bgpd") args.push("-Z", "-n", "-S");
+  if (daemon === "bfdd") args.push("--bfdctl", `${dir}/bfdd.sock`, "-u", "root", "-g", "root");
+  args.push("--log", "stdout", "--log-level", "warn");
+  const process = lab.spawn(host, args);
+  const vtysh = async (command: string) => {
+    const r = await run("vtysh", ["--vty_socket", dir, "-d", daemon, "-c", command]);
+    if (r.code !== 0) throw new Error(`vtysh -c "${command}" failed: ${r.out.trim()}`);
+    return r.out;
+  };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await vtysh("show version");
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${daemon} did not come up: ${error}; ${process.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const frr: Frr = {
+    process,
+    vtysh,
+    async json(command) {
+      return JSON.parse(await vtysh(command));
+    },
+    async stop(signal = "SIGTERM") {
+      frr.process.kill(signal);
+      await frr.process.exited;
+    },
+  };
+  return frr;
+}
