@@ -18,6 +18,14 @@ export interface FaultMatch {
   subresource?: string;
 }
 
+/** How `dropWatches` ends a watch. */
+export interface DropOptions {
+  /** Cut the stream (an aborted response) instead of ending it cleanly. */
+  abort?: boolean;
+  /** Send an ERROR event with this Status before ending. */
+  error?: { code: number; reason?: string; message?: string };
+}
+
 /** What `failNext` sends instead of the real answer. */
 export interface FailOptions extends FaultMatch {
   /** HTTP status; default 500. */
@@ -37,8 +45,11 @@ export interface RequestFacts {
 
 /** The fault controls the server exposes as `server.faults`. */
 export interface Faults {
-  /** Ends open watch streams (of one resource, or all); `abort: true` cuts the connection instead of ending cleanly. */
-  dropWatches(resource?: string, options?: { abort?: boolean }): void;
+  /**
+   * Ends open watch streams (of one resource, or all): cleanly by default; `abort: true` cuts the stream instead;
+   * `error` first sends an ERROR event with that Status (e.g. `{ code: 500, reason: "InternalError" }`).
+   */
+  dropWatches(resource?: string, options?: DropOptions): void;
   /** Forgets watch history: resuming from any earlier resourceVersion, and the next resume of each resource, get 410. */
   expireHistory(resource?: string): void;
   /** The next `count` matching requests fail with `status` (500) and a Status body, or the raw `body`. */
@@ -70,20 +81,20 @@ export class FaultState implements Faults {
   latencyMs = 0;
   readonly #fails: Rule<FailOptions>[] = [];
   readonly #hangs: Rule<FaultMatch>[] = [];
-  readonly #drop: (resource: string | undefined, abort: boolean) => void;
+  readonly #drop: (resource: string | undefined, options: DropOptions) => void;
   readonly #expire: (resource: string | undefined) => void;
 
   /** Builds the state with the server's hooks for dropping watches and expiring history. */
   constructor(hooks: {
-    dropWatches: (resource: string | undefined, abort: boolean) => void;
+    dropWatches: (resource: string | undefined, options: DropOptions) => void;
     expireHistory: (resource: string | undefined) => void;
   }) {
     this.#drop = hooks.dropWatches;
     this.#expire = hooks.expireHistory;
   }
 
-  dropWatches(resource?: string, options: { abort?: boolean } = {}): void {
-    this.#drop(resource, options.abort ?? false);
+  dropWatches(resource?: string, options: DropOptions = {}): void {
+    this.#drop(resource, options);
   }
 
   expireHistory(resource?: string): void {

@@ -164,8 +164,18 @@ export class Handler {
     this.#bookmarkIntervalMs = options.bookmarkIntervalMs;
     this.#serverAddress = options.serverAddress;
     this.faults = new FaultState({
-      dropWatches: (resource, abort) => {
-        for (const w of [...this.#watches]) if (resource === undefined || w.resource === resource) w.close(abort);
+      dropWatches: (resource, options) => {
+        for (const w of [...this.#watches]) {
+          if (resource !== undefined && w.resource !== resource) continue;
+          if (options.error) {
+            const { code, reason, message } = options.error;
+            w.send(JSON.stringify({
+              type: "ERROR",
+              object: statusBody(code, reason ?? "InternalError", message ?? `injected watch error (${code})`),
+            }));
+          }
+          w.close(options.abort ?? false);
+        }
       },
       expireHistory: (resource) => {
         this.store.expireHistory();
@@ -517,6 +527,13 @@ export class Handler {
       }]);
     }
     const rv = rvText === "" ? undefined : parseRv(rvText);
+    if (rv !== undefined && rv > store.resourceVersion) {
+      // The watch cache waits up to 3 s for a future resourceVersion, then gives up with this 504.
+      throw new ApiError(504, "Timeout", `Too large resource version: ${rv}, current: ${store.resourceVersion}`, {
+        causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+        retryAfterSeconds: 1,
+      });
+    }
     const apiVersion = groupVersion(info, route.version);
     const filter = (o: Obj) =>
       (namespace === undefined || !info.namespaced || o.metadata.namespace === namespace) &&

@@ -242,6 +242,7 @@ export class Store {
   list(info: ResourceInfo, options: ListOptions = {}): ListResult {
     let atRv = this.#rv;
     let startAfter: string | undefined;
+    let ignoreLimit = false;
     if (options.continueToken) {
       if (options.resourceVersion !== undefined && options.resourceVersion !== "") {
         throw badRequest("specifying resource version is not allowed when using continue");
@@ -271,8 +272,16 @@ export class Store {
           retryAfterSeconds: 1,
         });
       }
-      if (match === "Exact") {
-        if (rv < this.#evicted.get(info.plural)!) throw expired(`too old resource version: ${rv}`);
+      if (rv === 0 && match === "Exact") {
+        throw badRequest('resourceVersionMatch "Exact" is forbidden for resourceVersion "0"');
+      }
+      // Without resourceVersionMatch, a paginated list at N > 0 is served from etcd at exactly N (the quirk
+      // KEP-2523 describes); resourceVersion "0" is served from the watch cache, which ignores limit.
+      if (rv === 0) ignoreLimit = true;
+      if (match === "Exact" || (match === "" && rv > 0 && (options.limit ?? 0) > 0)) {
+        if (rv < this.#evicted.get(info.plural)!) {
+          throw expired(`The resourceVersion for the provided list is too old.`);
+        }
         atRv = rv;
       } else if (match !== "" && match !== "NotOlderThan") {
         throw badRequest(`resourceVersionMatch: Unsupported value: "${match}"`);
@@ -291,7 +300,7 @@ export class Store {
       keys = keys.filter((k) => k > from);
     }
     const items: Obj[] = [];
-    const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
+    const limit = options.limit && options.limit > 0 && !ignoreLimit ? options.limit : Infinity;
     let last = "";
     let i = 0;
     for (; i < keys.length && items.length < limit; i++) {

@@ -276,6 +276,17 @@ Deno.test("limit and continue page through a list at one consistent resourceVers
     "s4",
     "s9",
   ]);
+  // resourceVersion "0" comes from the watch cache, which ignores limit; N with a limit is an exact read.
+  const any = await api.json(`${SVC}?resourceVersion=0&limit=2`);
+  assertEquals([any.body.items.length, any.body.metadata.continue], [5, undefined]);
+  const exactPage = await api.json(`${SVC}?resourceVersion=${rv}&limit=10`);
+  assertEquals(exactPage.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), [
+    "s0",
+    "s1",
+    "s2",
+    "s3",
+    "s4",
+  ]);
   const future = await api.json(`${SVC}?resourceVersion=99999`);
   assertEquals([future.status, future.body.reason], [504, "Timeout"]);
   server.faults.expireHistory();

@@ -68,6 +68,11 @@ Deno.test("dropWatches ends open watches (cleanly or by cutting the stream); cli
   }
   assert(error !== undefined || sec.done, "the cut stream errors or ends");
   assertEquals(server.openWatches, 0);
+  await using again = await api.watch(`${SVC}?watch=1&resourceVersion=${server.resourceVersion}`);
+  server.faults.dropWatches("services", { error: { code: 500, reason: "InternalError", message: "etcd is sad" } });
+  const e = await again.next();
+  assertEquals([e?.type, e?.object.code, e?.object.message], ["ERROR", 500, "etcd is sad"]);
+  assertEquals(await again.next(), undefined);
 });
 
 Deno.test("the request log records verb, resource, subresource, namespace, status and user agent", async () => {

@@ -23,7 +23,7 @@ import type { Json } from "./_patch.ts";
 import { ApiError } from "./_status.ts";
 
 export { ApiError } from "./_status.ts";
-export type { FailOptions, FaultMatch, Faults } from "./_faults.ts";
+export type { DropOptions, FailOptions, FaultMatch, Faults } from "./_faults.ts";
 export type { RequestRecord } from "./_handler.ts";
 export type { PatchType } from "./_store.ts";
 export { type ResourceInfo, RESOURCES } from "./_resources.ts";

@@ -55,6 +55,9 @@ Deno.test("a watch from a resourceVersion older than the history gets 410 Expire
   // A list at an Exact resourceVersion that old is also 410.
   const list = await api.json(`${SVC}?resourceVersion=${rv}&resourceVersionMatch=Exact`);
   assertEquals(list.status, 410);
+  // A resourceVersion from the future is a 504 Timeout (ResourceVersionTooLarge).
+  const future = await api.json(`${SVC}?watch=1&resourceVersion=${Number(server.resourceVersion) + 100}`);
+  assertEquals([future.status, future.body.details.causes[0].reason], [504, "ResourceVersionTooLarge"]);
   // Within the history, resume still works.
   await using ok = await api.watch(`${SVC}?watch=1&resourceVersion=${Number(server.resourceVersion) - 1}`);
   assertEquals((await ok.next())?.object.metadata.labels, { n: "4" });
