@@ -126,10 +126,10 @@ export interface AllocatorPorts {
   /** Writes an IPAddressPool's status subresource; resolves to the object as written. */
   writePoolStatus?(object: StatusObject, status: PoolStatusFields): Promise<StatusObject>;
   /**
-   * The cached ConfigurationState, null when it does not exist yet. Leave the port out when the cluster has no
-   * ConfigurationState CRD.
+   * The cached ConfigurationState: null when it does not exist yet, undefined when the cluster has no
+   * ConfigurationState CRD (or it is not known yet), and then nothing is written.
    */
-  configurationState?(): StatusObject | null;
+  configurationState?(): StatusObject | null | undefined;
   /** Creates the ConfigurationState when `current` is null, then writes its status; resolves to it as written. */
   writeConfigurationState?(current: StatusObject | null, status: ConfigurationStateStatus): Promise<StatusObject>;
 }
@@ -678,6 +678,7 @@ export class AllocatorController {
       await task.run();
       this.#retries.delete(key);
     } catch (error) {
+      if (this.#stopped) return; // aborted by stop()
       if (isNotFoundError(error)) {
         this.#retries.delete(key); // gone; its delete event brings the next pass
         return;
@@ -803,12 +804,16 @@ export class AllocatorController {
     const read = ports.configurationState.bind(ports);
     const write = ports.writeConfigurationState.bind(ports);
     const key = "\u0000configurationstate";
-    const current = this.#effectiveOrNull(key, read());
+    const cached = read();
+    if (cached === undefined) return;
+    const current = this.#effectiveOrNull(key, cached);
     const want = configurationState(model, { now: kubeTime(this.#clock.now()) });
     if (sameConfigState(current, want)) return;
     live.add(key);
     this.#enqueue(key, JSON.stringify([want.result, want.errorSummary]), async () => {
-      const fresh = this.#effectiveOrNull(key, read());
+      const cachedNow = read();
+      if (cachedNow === undefined) return;
+      const fresh = this.#effectiveOrNull(key, cachedNow);
       if (sameConfigState(fresh, want)) return;
       this.#stats.writes++;
       this.#wrote(key, fresh, await write(fresh, want));
