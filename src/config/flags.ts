@@ -55,6 +55,8 @@ export interface RunOptions {
   readonly metricsAddr?: { readonly hostname: string; readonly port: number };
   /** Our `spec.loadBalancerClass`; undefined serves Services without a class. */
   readonly lbClass?: string;
+  /** UDP port of the Layer 2 heartbeats between instances. */
+  readonly heartbeatPort: number;
   /** Log level. */
   readonly logLevel: LogLevel;
   /** Log format. */
@@ -90,6 +92,8 @@ export interface FlagEnvironment {
 export const DEFAULT_METRICS_PORT = 7472;
 /** Default namespace of MetalLB objects. */
 export const DEFAULT_NAMESPACE = "metallb-system";
+/** Default heartbeat port: one above MetalLB's memberlist (7946), so both can run during a migration. */
+export const DEFAULT_HEARTBEAT_PORT = 7947;
 
 /** The `--help` text. */
 export const HELP_TEXT = `metallite: a bare-metal LoadBalancer for Kubernetes, in one small process per node
@@ -112,6 +116,7 @@ Flags for run:
   --node-name NAME        this node's name (default: $NODE_NAME, then the host name)
   --namespace NS          namespace of MetalLB objects (default: ${DEFAULT_NAMESPACE})
   --lb-class NAME         serve only Services with this spec.loadBalancerClass (default: Services without one)
+  --heartbeat-port N      UDP port for Layer 2 heartbeats between instances (default: ${DEFAULT_HEARTBEAT_PORT})
   --metrics-addr HOST:PORT  Prometheus metrics, /healthz and /readyz (default: 0.0.0.0:${DEFAULT_METRICS_PORT}; "off" disables)
   --log-level LEVEL       debug, info, warn or error (default: info)
   --log-format FORMAT     text or json (default: text)
@@ -131,6 +136,7 @@ const RUN_FLAGS = {
   asn: { type: "string" },
   "metrics-addr": { type: "string" },
   "lb-class": { type: "string" },
+  "heartbeat-port": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -270,6 +276,12 @@ function buildRunOptions(values: ReturnType<typeof parseFlags<typeof RUN_FLAGS>>
     namespace: parseNamespace(values.namespace),
     configFiles: values.config ?? [],
     bgpPeers,
+    heartbeatPort: parseInteger(
+      "--heartbeat-port",
+      values["heartbeat-port"] ?? String(DEFAULT_HEARTBEAT_PORT),
+      1,
+      65535,
+    ),
     logLevel: parseChoice("--log-level", values["log-level"], LOG_LEVELS, "info"),
     logFormat: parseChoice("--log-format", values["log-format"], ["text", "json"] as const, "text"),
     ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),

@@ -44,6 +44,7 @@ Deno.test("parseCommandLine() reads every documented flag", () => {
     "--asn=4200000001",
     "--metrics-addr=[::1]:9100",
     "--lb-class=metallite",
+    "--heartbeat-port=17947",
     "--log-level=debug",
     "--log-format=json",
   ]);
@@ -62,6 +63,7 @@ Deno.test("parseCommandLine() reads every documented flag", () => {
   assertEquals(options.asn, 4200000001);
   assertEquals(options.metricsAddr, { hostname: "::1", port: 9100 });
   assertEquals(options.lbClass, "metallite");
+  assertEquals(options.heartbeatPort, 17947);
 });
 
 Deno.test("parseCommandLine() rejects bad values with one line naming value and expectation", async (t) => {

@@ -11,6 +11,8 @@ import type { Logger } from "../log/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import { OpsServerError, type Shutdown, startOpsServer } from "../ops/mod.ts";
 import { VERSION } from "../version.ts";
+import { startCaches } from "./caches.ts";
+import { startLayer2 } from "./layer2.ts";
 import { ConfigFileError, startModelSource } from "./model_source.ts";
 
 /** A start-up failure with a one-line message; main prints it and exits with status 1. */
@@ -79,6 +81,18 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   }
   shutdown.add("stop watching the configuration", () => models.stop());
   readiness.push(() => models.ready() || "metallb.io objects not listed yet");
+
+  const caches = startCaches({ api, namespace: run.namespace });
+  shutdown.add("stop the informers", () => caches.stop());
+  readiness.push(() => caches.synced() || "Services, Nodes and EndpointSlices not listed yet");
+
+  let layer2;
+  try {
+    layer2 = await startLayer2({ run, api, caches, models, events, log, registry });
+  } catch (error) {
+    throw new StartupError((error as Error).message);
+  }
+  shutdown.add("stop answering ARP and NDP", () => layer2.stop());
 
   await shutdown.done;
   log.info("metallite stopped");

@@ -10,6 +10,8 @@ export interface UnixForwardOptions {
   unixPath: string;
   /** Deadline for the forwarder to start listening (default 20 s; the first run may compile). */
   timeoutMs?: number;
+  /** Terminate TLS in the forwarder with these PEM files (certificate, key). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 const SCRIPT = new URL("./unix_forward.ts", import.meta.url).pathname;
@@ -31,13 +33,14 @@ export async function startUnixForward(lab: Lab, host: LabHost, options: UnixFor
     "--no-lock",
     "--no-prompt",
     "--allow-net",
-    `--allow-read=${options.unixPath}`,
+    `--allow-read=${[options.unixPath, ...(options.tls ? [options.tls.certFile, options.tls.keyFile] : [])].join(",")}`,
     `--allow-write=${options.unixPath}`,
     SCRIPT,
     "--listen",
     options.listen,
     "--unix",
     options.unixPath,
+    ...(options.tls ? ["--cert", options.tls.certFile, "--key", options.tls.keyFile] : []),
   ]);
   try {
     await process.waitForOutput(/unix_forward: listening on /, options.timeoutMs ?? 20_000);

@@ -18,6 +18,11 @@ export interface ForwardOptions {
   unixPath: string;
   /** Called with one line per connection that fails (default: written to stderr). */
   onError?: (message: string) => void;
+  /**
+   * Terminate TLS here with this certificate and key (PEM) and pipe the plain bytes on: for a server that speaks
+   * HTTPS on TCP but plain HTTP on its Unix socket, such as the fake API server.
+   */
+  tls?: { cert: string; key: string };
 }
 
 /** A running forwarder. */
@@ -39,7 +44,7 @@ export function parseHostPort(text: string): { hostname: string; port: number } 
 const CHUNK = 64 * 1024;
 
 /** Copies `from` to `to` until end of stream, then half-closes `to`. */
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+async function pump(from: Deno.Conn, to: Deno.Conn & { closeWrite(): Promise<void> }): Promise<void> {
   const buffer = new Uint8Array(CHUNK);
   while (true) {
     const n = await from.read(buffer);
@@ -64,11 +69,13 @@ export function forwardTcpToUnix(options: ForwardOptions): Forwarder {
   const onError = options.onError ?? ((message: string) => {
     Deno.stderr.writeSync(new TextEncoder().encode(`unix_forward: ${message}\n`));
   });
-  const listener = Deno.listen({ hostname, port, transport: "tcp" });
+  const listener: Deno.Listener = options.tls
+    ? Deno.listenTls({ hostname, port, transport: "tcp", cert: options.tls.cert, key: options.tls.key })
+    : Deno.listen({ hostname, port, transport: "tcp" });
   const open = new Set<Deno.Conn>();
   const handlers = new Set<Promise<void>>();
 
-  async function handle(tcp: Deno.TcpConn): Promise<void> {
+  async function handle(tcp: Deno.Conn): Promise<void> {
     let unix: Deno.UnixConn;
     try {
       unix = await Deno.connect({ transport: "unix", path: options.unixPath });
@@ -78,7 +85,7 @@ export function forwardTcpToUnix(options: ForwardOptions): Forwarder {
       return;
     }
     open.add(unix);
-    tcp.setNoDelay(true);
+    if ("setNoDelay" in tcp) (tcp as Deno.TcpConn).setNoDelay(true);
     // Either direction failing (a reset, close()) ends both, so the other pump's read returns.
     const both = [pump(tcp, unix), pump(unix, tcp)].map((p) =>
       p.catch(() => {
@@ -108,7 +115,7 @@ export function forwardTcpToUnix(options: ForwardOptions): Forwarder {
   })();
 
   return {
-    addr: listener.addr,
+    addr: listener.addr as Deno.NetAddr,
     async close() {
       try {
         listener.close();
@@ -123,12 +130,22 @@ export function forwardTcpToUnix(options: ForwardOptions): Forwarder {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { listen: { type: "string" }, unix: { type: "string" } } });
+  const { values } = parseArgs({
+    options: {
+      listen: { type: "string" },
+      unix: { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
+    },
+  });
   if (!values.listen || !values.unix) {
     Deno.stderr.writeSync(new TextEncoder().encode("usage: unix_forward.ts --listen HOST:PORT --unix PATH\n"));
     Deno.exit(2);
   }
-  const forwarder = forwardTcpToUnix({ listen: values.listen, unixPath: values.unix });
+  const tls = values.cert && values.key
+    ? { cert: Deno.readTextFileSync(values.cert), key: Deno.readTextFileSync(values.key) }
+    : undefined;
+  const forwarder = forwardTcpToUnix({ listen: values.listen, unixPath: values.unix, ...(tls ? { tls } : {}) });
   const stop = async () => {
     await forwarder.close();
     Deno.exit(0);
