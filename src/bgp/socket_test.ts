@@ -1,10 +1,10 @@
 // deno-lint-ignore-file no-console
 import { assert, assertEquals, assertRejects, waitFor } from "../../tests/assert.ts";
 import { libc } from "../net/libc.ts";
-import { realSocketSkipReason } from "../net/testing.ts";
+import { ffiSkipReason } from "../net/testing.ts";
 import { type BgpConnection, dialTcp, readSockaddr, sockaddr, TcpListener } from "./socket.ts";
 
-const skip = realSocketSkipReason();
+const skip = ffiSkipReason();
 if (skip === undefined) libc(); // opened before any test, so the sanitizer does not count it
 if (skip) console.error(`socket_test: skipping real-socket tests: ${skip}`);
 
