@@ -10,7 +10,6 @@ import {
   ETHERNET_HEADER_BYTES,
   ETHERNET_MAX_FRAME_BYTES,
   formatMac,
-  isMulticastMac,
   macBytes,
   ZERO_MAC,
 } from "../net/mod.ts";
@@ -74,16 +73,84 @@ export interface ArpDecodeError {
 /** Outcome of {@link decodeArp}. */
 export type ArpDecodeResult = { ok: true; frame: ArpFrame } | { ok: false; error: ArpDecodeError };
 
-function fail(reason: ArpErrorReason, message: string): ArpDecodeResult {
+function u16(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset] ?? 0) << 8) | (bytes[offset + 1] ?? 0);
+}
+
+/**
+ * A validated ARP frame read without building strings, for the responder's hot path: the numbers it compares and
+ * the frame itself, whose fields sit at fixed offsets (sender MAC at 22, sender IP at 28, target IP at 38).
+ */
+export interface ArpView {
+  /** ARP_REQUEST or ARP_REPLY. */
+  operation: typeof ARP_REQUEST | typeof ARP_REPLY;
+  /** Sender IP as an unsigned 32-bit number. */
+  senderIp: number;
+  /** Target IP as an unsigned 32-bit number. */
+  targetIp: number;
+  /** The whole frame. */
+  bytes: Uint8Array;
+}
+
+/** Outcome of {@link readArp}. */
+export type ArpReadResult = { ok: true; view: ArpView } | { ok: false; error: ArpDecodeError };
+
+function failRead(reason: ArpErrorReason, message: string): ArpReadResult {
   return { ok: false, error: { reason, message } };
 }
 
-function ipv4At(bytes: Uint8Array, offset: number): string {
-  return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+function u32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
 }
 
-function u16(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset] ?? 0) << 8) | (bytes[offset + 1] ?? 0);
+/**
+ * Validates an Ethernet frame holding an ARP packet, as {@link decodeArp} does, and returns the numbers the
+ * responder needs without formatting any address. Never throws.
+ */
+export function readArp(bytes: Uint8Array): ArpReadResult {
+  if (bytes.length < ETHERNET_HEADER_BYTES + ARP_PACKET_BYTES) {
+    return failRead(
+      "truncated",
+      `ARP frame of ${bytes.length} bytes is shorter than ${ETHERNET_HEADER_BYTES + ARP_PACKET_BYTES}`,
+    );
+  }
+  if (bytes.length > ETHERNET_MAX_FRAME_BYTES) {
+    return failRead("oversized", `ARP frame of ${bytes.length} bytes is longer than ${ETHERNET_MAX_FRAME_BYTES}`);
+  }
+  const ethertype = u16(bytes, 12);
+  if (ethertype !== ETHERTYPE_ARP) return failRead("not_arp", `Ethertype 0x${ethertype.toString(16)} is not ARP`);
+  const p = ETHERNET_HEADER_BYTES;
+  const hardware = u16(bytes, p);
+  if (hardware !== ARP_HARDWARE_ETHERNET) {
+    return failRead("unsupported_hardware", `ARP hardware type ${hardware} is not Ethernet`);
+  }
+  const protocol = u16(bytes, p + 2);
+  if (protocol !== ARP_PROTOCOL_IPV4) {
+    return failRead("unsupported_protocol", `ARP protocol type 0x${protocol.toString(16)} is not IPv4`);
+  }
+  if (bytes[p + 4] !== 6 || bytes[p + 5] !== 4) {
+    return failRead("bad_address_length", `ARP address lengths ${bytes[p + 4]}/${bytes[p + 5]} are not 6/4`);
+  }
+  const operation = u16(bytes, p + 6);
+  if (operation !== ARP_REQUEST && operation !== ARP_REPLY) {
+    return failRead("unsupported_operation", `ARP operation ${operation} is neither request (1) nor reply (2)`);
+  }
+  // A group address as sender would make us unicast a reply to a multicast or broadcast MAC: refuse it.
+  const s = p + 8;
+  const zero = (bytes[s]! | bytes[s + 1]! | bytes[s + 2]! | bytes[s + 3]! | bytes[s + 4]! | bytes[s + 5]!) === 0;
+  if ((bytes[s]! & 1) === 1 || zero) {
+    const mac = formatMac(bytes.subarray(s, s + 6));
+    return failRead("bad_sender", `ARP sender hardware address ${mac} is not a unicast MAC`);
+  }
+  return {
+    ok: true,
+    view: {
+      operation: operation as ArpView["operation"],
+      senderIp: u32(bytes, p + 14),
+      targetIp: u32(bytes, p + 24),
+      bytes,
+    },
+  };
 }
 
 /**
@@ -94,52 +161,51 @@ function u16(bytes: Uint8Array, offset: number): number {
  * if (result.ok && result.frame.packet.operation === ARP_REQUEST) answer(result.frame.packet.targetIp);
  */
 export function decodeArp(bytes: Uint8Array): ArpDecodeResult {
-  if (bytes.length < ETHERNET_HEADER_BYTES + ARP_PACKET_BYTES) {
-    return fail(
-      "truncated",
-      `ARP frame of ${bytes.length} bytes is shorter than ${ETHERNET_HEADER_BYTES + ARP_PACKET_BYTES}`,
-    );
-  }
-  if (bytes.length > ETHERNET_MAX_FRAME_BYTES) {
-    return fail("oversized", `ARP frame of ${bytes.length} bytes is longer than ${ETHERNET_MAX_FRAME_BYTES}`);
-  }
-  const ethertype = u16(bytes, 12);
-  if (ethertype !== ETHERTYPE_ARP) return fail("not_arp", `Ethertype 0x${ethertype.toString(16)} is not ARP`);
+  const read = readArp(bytes);
+  if (!read.ok) return read;
   const p = ETHERNET_HEADER_BYTES;
-  const hardware = u16(bytes, p);
-  if (hardware !== ARP_HARDWARE_ETHERNET) {
-    return fail("unsupported_hardware", `ARP hardware type ${hardware} is not Ethernet`);
-  }
-  const protocol = u16(bytes, p + 2);
-  if (protocol !== ARP_PROTOCOL_IPV4) {
-    return fail("unsupported_protocol", `ARP protocol type 0x${protocol.toString(16)} is not IPv4`);
-  }
-  if (bytes[p + 4] !== 6 || bytes[p + 5] !== 4) {
-    return fail("bad_address_length", `ARP address lengths ${bytes[p + 4]}/${bytes[p + 5]} are not 6/4`);
-  }
-  const operation = u16(bytes, p + 6);
-  if (operation !== ARP_REQUEST && operation !== ARP_REPLY) {
-    return fail("unsupported_operation", `ARP operation ${operation} is neither request (1) nor reply (2)`);
-  }
-  const senderMac = bytes.subarray(p + 8, p + 14);
-  // A group address as sender would make us unicast a reply to a multicast or broadcast MAC: refuse it.
-  if (isMulticastMac(senderMac) || senderMac.every((b) => b === 0)) {
-    return fail("bad_sender", `ARP sender hardware address ${formatMac(senderMac)} is not a unicast MAC`);
-  }
   return {
     ok: true,
     frame: {
       destination: formatMac(bytes.subarray(0, 6)),
       source: formatMac(bytes.subarray(6, 12)),
       packet: {
-        operation: operation as ArpPacket["operation"],
-        senderMac: formatMac(senderMac),
-        senderIp: ipv4At(bytes, p + 14),
+        operation: read.view.operation,
+        senderMac: formatMac(bytes.subarray(p + 8, p + 14)),
+        senderIp: formatIpv4(read.view.senderIp),
         targetMac: formatMac(bytes.subarray(p + 18, p + 24)),
-        targetIp: ipv4At(bytes, p + 24),
+        targetIp: formatIpv4(read.view.targetIp),
       },
     },
   };
+}
+
+/** Dotted-quad text of an unsigned 32-bit IPv4 address. */
+export function formatIpv4(word: number): string {
+  return `${word >>> 24}.${(word >>> 16) & 255}.${(word >>> 8) & 255}.${word & 255}`;
+}
+
+/** The unsigned 32-bit number of a dotted-quad IPv4 address; throws a `TypeError` for anything else. */
+export function ipv4Word(text: string): number {
+  const b = ipv4Bytes(text);
+  return u32(b, 0);
+}
+
+/**
+ * The reply to a validated request, built straight from the request's bytes: the same frame as
+ * {@link encodeArpReply}, without parsing or formatting any address (the responder's hot path).
+ */
+export function encodeArpReplyFromView(view: ArpView, mac: Uint8Array): Uint8Array {
+  const request = view.bytes;
+  const out = new Uint8Array(60);
+  out.set(request.subarray(22, 28), 0); // Ethernet destination: the requester's hardware address
+  out.set(mac, 6);
+  out.set(request.subarray(12, 20), 12); // ethertype, hardware and protocol types, address lengths
+  out[21] = ARP_REPLY;
+  out.set(mac, 22); // sender: us, with the address asked about
+  out.set(request.subarray(38, 42), 28);
+  out.set(request.subarray(22, 32), 32); // target: the requester's hardware and protocol addresses
+  return out;
 }
 
 function ipv4Bytes(text: string): Uint8Array {

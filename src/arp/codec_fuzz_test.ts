@@ -7,7 +7,10 @@ import {
   decodeArp,
   encodeArpFrame,
   encodeArpProbe,
+  encodeArpReply,
+  encodeArpReplyFromView,
   encodeGratuitousArp,
+  readArp,
 } from "./codec.ts";
 import { arpRequestFilter } from "./filter.ts";
 
@@ -50,6 +53,11 @@ function check(frame: Uint8Array, seed: number, round: number): boolean {
   assertEquals([...again.subarray(0, 42)], [...frame.subarray(0, 42)], where);
   // Whatever the decoder accepts as a request, the kernel filter lets through (the filter is never stricter).
   if (packet.operation === ARP_REQUEST) assert(runBpf(arpRequestFilter(), frame) > 0, `filter dropped (${where})`);
+  // The responder's byte-level reply is the same frame as the one built from the decoded fields.
+  const read = readArp(frame);
+  assert(read.ok, where);
+  const mac = new Uint8Array([2, 0x6d, 0x6c, 0x74, 0, 1]);
+  assertEquals([...encodeArpReplyFromView(read.view, mac)], [...encodeArpReply({ request: packet, mac })], where);
   return true;
 }
 

@@ -9,7 +9,7 @@ import { silentLogger } from "../log/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type Counter, Registry } from "../metrics/mod.ts";
 import { type Clock, formatMac, type FrameSocket, systemClock } from "../net/mod.ts";
-import { ARP_REQUEST, decodeArp, encodeArpReply, encodeGratuitousArp } from "./codec.ts";
+import { ARP_REQUEST, encodeArpReplyFromView, encodeGratuitousArp, formatIpv4, ipv4Word, readArp } from "./codec.ts";
 import { arpRequestFilter } from "./filter.ts";
 
 /**
@@ -61,6 +61,8 @@ export type ArpIgnoreReason =
   | "announcement";
 
 interface Ownership {
+  /** The VIP as text. */
+  ip: string;
   /** Allowed interfaces, or undefined for all. */
   interfaces: ReadonlySet<string> | undefined;
   /** Cancels the pending timers of the gratuitous burst. */
@@ -72,8 +74,6 @@ interface Reader {
   stop: AbortController;
   done: Promise<void>;
 }
-
-const BROADCAST = "ff:ff:ff:ff:ff:ff";
 
 /**
  * Answers ARP requests for owned VIPs.
@@ -89,7 +89,8 @@ export class ArpResponder {
   readonly #delays: readonly number[];
   readonly #filterTargets: boolean;
   readonly #readers = new Map<string, Reader>();
-  readonly #owned = new Map<string, Ownership>();
+  /** Owned VIPs by their 32-bit number, so a request is matched without formatting its address. */
+  readonly #owned = new Map<number, Ownership>();
   readonly #replies: Counter;
   readonly #ignored: Counter;
   readonly #malformed: Counter;
@@ -151,7 +152,7 @@ export class ArpResponder {
 
   /** The owned VIPs and the interfaces each may be answered on (undefined = all). */
   owned(): Map<string, readonly string[] | undefined> {
-    return new Map([...this.#owned].map(([ip, o]) => [ip, o.interfaces && [...o.interfaces]]));
+    return new Map([...this.#owned.values()].map((o) => [o.ip, o.interfaces && [...o.interfaces]]));
   }
 
   /**
@@ -160,32 +161,40 @@ export class ArpResponder {
    * adds an interface).
    */
   announce(ip: string, options: AnnounceOptions = {}): void {
+    const word = ipv4Word(ip);
     if (this.#closed) return;
+    const text = formatIpv4(word);
     const interfaces = options.interfaces && new Set(options.interfaces);
-    const previous = this.#owned.get(ip);
+    const previous = this.#owned.get(word);
     const widened = previous !== undefined && previous.interfaces !== undefined &&
       (interfaces === undefined || [...interfaces].some((name) => !previous.interfaces!.has(name)));
     if (previous !== undefined && !widened) {
-      this.#owned.set(ip, { ...previous, interfaces });
+      this.#owned.set(word, { ...previous, interfaces });
       this.#applyFilters();
       return;
     }
     previous?.cancelBurst();
-    const ownership: Ownership = { interfaces, cancelBurst: () => {} };
-    this.#owned.set(ip, ownership);
+    const ownership: Ownership = { ip: text, interfaces, cancelBurst: () => {} };
+    this.#owned.set(word, ownership);
     this.#applyFilters();
-    ownership.cancelBurst = this.#burst(ip);
-    this.#logger.info("Announcing VIP", { ip, interfaces: interfaces ? [...interfaces] : "all" });
+    ownership.cancelBurst = this.#burst(word);
+    this.#logger.info("Announcing VIP", { ip: text, interfaces: interfaces ? [...interfaces] : "all" });
   }
 
   /** Gives up an IPv4 VIP: no request for it is answered after this returns, and its burst stops. */
   withdraw(ip: string): void {
-    const ownership = this.#owned.get(ip);
+    let word: number;
+    try {
+      word = ipv4Word(ip);
+    } catch {
+      return;
+    }
+    const ownership = this.#owned.get(word);
     if (ownership === undefined) return;
-    this.#owned.delete(ip);
+    this.#owned.delete(word);
     ownership.cancelBurst();
     this.#applyFilters();
-    this.#logger.info("Withdrew VIP", { ip });
+    this.#logger.info("Withdrew VIP", { ip: ownership.ip });
   }
 
   /**
@@ -193,10 +202,12 @@ export class ArpResponder {
    * tests and benchmarks may call it directly.
    */
   handleFrame(socket: FrameSocket, bytes: Uint8Array): ArpOutcome {
+    // The hot path works on numbers and bytes only: it runs for every request on the LAN when the kernel filter
+    // cannot narrow (too many VIPs, or filtering off), and mostly cold, so it must be cheap even before the JIT.
     const iface = socket.interfaceName;
-    const decoded = decodeArp(bytes);
-    if (!decoded.ok) {
-      const { reason, message } = decoded.error;
+    const read = readArp(bytes);
+    if (!read.ok) {
+      const { reason, message } = read.error;
       this.#malformed.inc({ interface: iface, reason });
       this.#logger.warnOnce(`arp-malformed:${iface}:${reason}`, "Ignoring malformed ARP frames", {
         interface: iface,
@@ -205,37 +216,35 @@ export class ArpResponder {
       });
       return { action: "malformed", reason };
     }
-    const { destination, packet } = decoded.frame;
-    const ignore = (reason: ArpIgnoreReason): ArpOutcome => {
-      this.#ignored.inc({ interface: iface, reason });
-      return { action: "ignored", reason };
-    };
-    if (packet.operation !== ARP_REQUEST) return ignore("not_request");
+    const view = read.view;
+    if (view.operation !== ARP_REQUEST) return this.#ignore(iface, "not_request");
     // Requests are broadcast, or unicast to our MAC when a neighbour refreshes its cache entry.
-    const ourMac = formatMacCached(socket);
-    if (destination !== BROADCAST && destination !== ourMac) return ignore("not_for_us");
-    if (packet.senderMac === ourMac) return ignore("own_frame");
-    const ownership = this.#owned.get(packet.targetIp);
-    if (ownership === undefined) return ignore("not_owned");
-    if (ownership.interfaces !== undefined && !ownership.interfaces.has(iface)) return ignore("interface_not_allowed");
-    if (packet.senderIp === packet.targetIp) {
+    const mac = socket.mac;
+    if (!isBroadcast(bytes) && !sameBytesAt(bytes, 0, mac)) return this.#ignore(iface, "not_for_us");
+    if (sameBytesAt(bytes, 22, mac)) return this.#ignore(iface, "own_frame");
+    const ownership = this.#owned.get(view.targetIp);
+    if (ownership === undefined) return this.#ignore(iface, "not_owned");
+    if (ownership.interfaces !== undefined && !ownership.interfaces.has(iface)) {
+      return this.#ignore(iface, "interface_not_allowed");
+    }
+    if (view.senderIp === view.targetIp) {
       // Another host announces an address we own: a conflict, or the previous owner's last words after a failover.
-      this.#logger.warnOnce(
-        `arp-announcement:${packet.targetIp}:${packet.senderMac}`,
-        "Another host announces a VIP we own",
-        {
-          ip: packet.targetIp,
-          mac: packet.senderMac,
-          interface: iface,
-        },
-      );
-      return ignore("announcement");
+      const sender = formatMac(bytes.subarray(22, 28));
+      this.#logger.warnOnce(`arp-announcement:${ownership.ip}:${sender}`, "Another host announces a VIP we own", {
+        ip: ownership.ip,
+        mac: sender,
+        interface: iface,
+      });
+      return this.#ignore(iface, "announcement");
     }
-    if (!this.#send(socket, encodeArpReply({ request: packet, mac: socket.mac }))) {
-      return { action: "send_failed", ip: packet.targetIp };
-    }
+    if (!this.#send(socket, encodeArpReplyFromView(view, mac))) return { action: "send_failed", ip: ownership.ip };
     this.#replies.inc({ interface: iface });
-    return { action: "answered", ip: packet.targetIp };
+    return { action: "answered", ip: ownership.ip };
+  }
+
+  #ignore(iface: string, reason: ArpIgnoreReason): ArpOutcome {
+    this.#ignored.inc({ interface: iface, reason });
+    return { action: "ignored", reason };
   }
 
   /** Stops answering, cancels bursts, and closes every socket. */
@@ -275,7 +284,7 @@ export class ArpResponder {
   #applyFilter(socket: FrameSocket): void {
     const iface = socket.interfaceName;
     const targets = this.#filterTargets
-      ? [...this.#owned].filter(([, o]) => this.#allowed(o, iface)).map(([ip]) => ip)
+      ? [...this.#owned.values()].filter((o) => this.#allowed(o, iface)).map((o) => o.ip)
       : undefined;
     try {
       socket.setFilter(arpRequestFilter(targets === undefined ? {} : { targets }));
@@ -286,15 +295,15 @@ export class ArpResponder {
   }
 
   /** Sends the gratuitous ARPs for `ip` now and at each later delay; returns the cancel function. */
-  #burst(ip: string): () => void {
+  #burst(word: number): () => void {
     const cancels: (() => void)[] = [];
     const fire = (): void => {
-      const ownership = this.#owned.get(ip);
+      const ownership = this.#owned.get(word);
       if (ownership === undefined) return;
       for (const { socket } of this.#readers.values()) {
         if (!this.#allowed(ownership, socket.interfaceName)) continue;
         for (const operation of ["request", "reply"] as const) {
-          if (this.#send(socket, encodeGratuitousArp({ mac: socket.mac, ip, operation }))) {
+          if (this.#send(socket, encodeGratuitousArp({ mac: socket.mac, ip: ownership.ip, operation }))) {
             this.#gratuitous.inc({ interface: socket.interfaceName });
           }
         }
@@ -322,14 +331,11 @@ export class ArpResponder {
   }
 }
 
-const macText = new WeakMap<FrameSocket, string>();
+function isBroadcast(bytes: Uint8Array): boolean {
+  return (bytes[0]! & bytes[1]! & bytes[2]! & bytes[3]! & bytes[4]! & bytes[5]!) === 0xff;
+}
 
-/** The socket's MAC as text, formatted once per socket. */
-function formatMacCached(socket: FrameSocket): string {
-  let text = macText.get(socket);
-  if (text === undefined) {
-    text = formatMac(socket.mac);
-    macText.set(socket, text);
-  }
-  return text;
+function sameBytesAt(bytes: Uint8Array, offset: number, mac: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (bytes[offset + i] !== mac[i]) return false;
+  return true;
 }
