@@ -316,6 +316,15 @@ export function defaultObject(info: ResourceInfo, obj: Obj, allocator: Allocator
     obj.metadata.labels = { ...labels, "kubernetes.io/metadata.name": String(obj.metadata.name) };
   } else if (info.plural === "secrets") {
     if (obj.type === undefined) obj.type = "Opaque";
+    // stringData is write-only: the server folds it into data (base64) and never stores it.
+    if (isObject(obj.stringData)) {
+      const data: Record<string, Json> = isObject(obj.data) ? { ...obj.data } : {};
+      for (const [k, v] of Object.entries(obj.stringData)) {
+        data[k] = btoa(String.fromCharCode(...new TextEncoder().encode(String(v))));
+      }
+      obj.data = data;
+    }
+    delete obj.stringData;
   }
 }
 

@@ -396,7 +396,15 @@ export class Handler {
     const dryRun = q.getAll("dryRun").includes("All");
     const fieldManager = q.get("fieldManager");
     const manager = managerOf(fieldManager, request.headers.get("user-agent"));
+    const validation = q.get("fieldValidation") ?? "Warn";
+    if (validation !== "Strict" && validation !== "Warn" && validation !== "Ignore") {
+      throw badRequest(
+        `fieldValidation: Unsupported value: "${validation}": supported values: "Ignore", "Strict", "Warn"`,
+      );
+    }
+    const fieldValidation: "Strict" | "Warn" | "Ignore" = validation;
     const store = this.store;
+    store.takeWarnings();
     if (subresource !== undefined && (subresource !== "status" || !info.status)) {
       throw new ApiError(404, "NotFound", "the server could not find the requested resource");
     }
@@ -429,11 +437,16 @@ export class Handler {
         return this.#watch(request, route, q);
       case "create": {
         if (request.method !== "POST" || name !== undefined) throw methodNotAllowed();
-        const created = store.create(info, namespace, await readBody(request), { dryRun, manager });
+        const created = store.create(info, namespace, await readBody(request), { dryRun, manager, fieldValidation });
         return this.#object(created, route, 201);
       }
       case "update": {
-        const updated = store.update(info, namespace, name!, await readBody(request), { subresource, dryRun, manager });
+        const updated = store.update(info, namespace, name!, await readBody(request), {
+          subresource,
+          dryRun,
+          manager,
+          fieldValidation,
+        });
         return this.#object(updated, route);
       }
       case "patch": {
@@ -444,6 +457,7 @@ export class Handler {
         const result = store.patch(info, namespace, name!, type, body, {
           subresource,
           dryRun,
+          fieldValidation,
           force: q.get("force") === "true",
           // Server-side apply requires an explicit fieldManager; other writes default to the user agent.
           ...(type !== "apply" || fieldManager !== null ? { manager } : {}),
@@ -482,7 +496,10 @@ export class Handler {
   }
 
   #object(obj: Obj, route: Route, status = 200): Response {
-    return json(relabel(obj, groupVersion(route.info, route.version)), status);
+    const response = json(relabel(obj, groupVersion(route.info, route.version)), status);
+    // Dropped unknown fields come back as warnings (RFC 7234 Warning headers, code 299), as kube-apiserver sends.
+    for (const w of this.store.takeWarnings()) response.headers.append("warning", `299 - ${JSON.stringify(w)}`);
+    return response;
   }
 
   #watch(request: Request, route: Route, q: URLSearchParams): Response {

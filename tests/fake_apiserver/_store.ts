@@ -20,6 +20,7 @@ import { diffMergePatch, type Json, jsonEqual, jsonPatch, mergePatch, PatchError
 import type { Matcher } from "./_selectors.ts";
 import { defaultObject, defaultStatus, validateObject } from "./_defaults.ts";
 import { changedFields, recordManaged } from "./_managed.ts";
+import { checkShape } from "./_schemas.ts";
 
 /** Who writes, for managedFields: the field manager and whether the write is an Update or an Apply. */
 export interface WriteOptions {
@@ -29,6 +30,8 @@ export interface WriteOptions {
   operation?: "Update" | "Apply";
   /** For Apply: the applied configuration, whose fields the manager then owns. */
   applied?: Json;
+  /** Unknown fields: Strict rejects them (400), Warn (default) and Ignore drop them, Warn with a warning. */
+  fieldValidation?: "Strict" | "Warn" | "Ignore";
 }
 
 /** A stored object (plain JSON). */
@@ -130,6 +133,7 @@ export class Store {
   /** Per object and field manager: the last configuration it applied server-side. */
   readonly #applied = new Map<string, Json>();
   #clusterIp = 10;
+  #warnings: string[] = [];
   #nodePort = 30000;
 
   /** Builds an empty store (call `seedNamespaces` for the defaults). */
@@ -349,11 +353,12 @@ export class Store {
       throw new ApiError(500, "InternalError", "resourceVersion should not be set on objects to be created");
     }
     const name = typeof m.name === "string" ? m.name : "";
+    if (info.status && !info.statusOnCreate) delete obj.status;
+    this.#checkShape(info, obj, name, "all", options);
     validateObject(info, obj, name);
     if (this.find(info, namespace ?? (m.namespace as string | undefined), name)) {
       throw alreadyExists(urlPlural(info), info.group, name);
     }
-    if (info.status && !info.statusOnCreate) delete obj.status;
     for (const k of ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"]) {
       delete m[k];
     }
@@ -422,6 +427,7 @@ export class Store {
       if (input.status === undefined) delete obj.status;
       else obj.status = input.status;
       defaultStatus(info, obj);
+      this.#checkShape(info, obj, name, "status", options);
       validateObject(info, obj, name, true);
     } else if (options.subresource !== undefined) {
       throw notFound(`${urlPlural(info)}/${options.subresource}`, info.group, name);
@@ -451,6 +457,7 @@ export class Store {
         m.generateName = old.metadata.generateName;
       }
       defaultObject(info, obj, this, old);
+      this.#checkShape(info, obj, name, "all", options);
       validateObject(info, obj, name, false, old);
       if (info.generation && !jsonEqual(specPart(old), specPart(obj))) {
         m.generation = Number(old.metadata.generation ?? 0) + 1;
@@ -644,6 +651,23 @@ export class Store {
     const port = this.#nodePort;
     this.#nodePort = port >= 32767 ? 30000 : port + 1;
     return port;
+  }
+
+  /** Warnings of the last write (unknown fields dropped), for the server's Warning headers; reading clears them. */
+  takeWarnings(): string[] {
+    const w = this.#warnings;
+    this.#warnings = [];
+    return w;
+  }
+
+  #checkShape(info: ResourceInfo, obj: Obj, name: string, sections: "all" | "status", options: WriteOptions): void {
+    const report = checkShape(info.plural, obj, { custom: info.custom, sections });
+    const mode = options.fieldValidation ?? "Warn";
+    if (report.unknown.length > 0 && mode === "Strict") {
+      throw badRequest(`strict decoding error: ${report.unknown.map((f) => `unknown field "${f}"`).join(", ")}`);
+    }
+    if (report.invalid.length > 0) throw invalid(info.kind, info.group, name, report.invalid);
+    if (mode === "Warn") { for (const f of report.unknown) this.#warnings.push(`unknown field "${f}"`); }
   }
 
   #checkBody(info: ResourceInfo, input: unknown): Obj {

@@ -174,13 +174,12 @@ Deno.test("generation moves with spec changes only; status writes go through /st
   );
   assertEquals(spec.body.metadata.generation, 2);
   assertEquals(spec.body.status, undefined);
-  const status = await api.send("PUT", `${path}/p/status`, {
-    ...spec.body,
-    spec: { addresses: [] },
-    status: { assignedIPv4: 2 },
-  });
+  const partial = await api.send("PUT", `${path}/p/status`, { ...spec.body, status: { assignedIPv4: 2 } });
+  assertEquals(partial.status, 422, "the CRD requires all four counters");
+  const counters = { assignedIPv4: 2, assignedIPv6: 0, availableIPv4: 14, availableIPv6: 0 };
+  const status = await api.send("PUT", `${path}/p/status`, { ...spec.body, spec: { addresses: [] }, status: counters });
   assertEquals(status.status, 200);
-  assertEquals(status.body.status, { assignedIPv4: 2 });
+  assertEquals(status.body.status, counters);
   assertEquals(status.body.spec.addresses, ["203.0.113.0/28"]);
   assertEquals(status.body.metadata.generation, 2);
   // A no-op write stores nothing: same resourceVersion, no event.
@@ -475,4 +474,52 @@ Deno.test("changing a Service's type drops what no longer applies, status includ
     spec: { type: "ClusterIP", loadBalancerClass: "metallite.io/lb", ports: [{ port: 80 }] },
   });
   assertEquals(classOnClusterIp.status, 422);
+});
+
+Deno.test("unknown fields are dropped with a warning, or rejected with fieldValidation=Strict; CRD types are checked", async () => {
+  await using server = await startFakeApiServer();
+  using api = new ApiClient(server);
+  const pools = resourcePath("ipaddresspools", "metallb-system");
+  const pool = (spec: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    apiVersion: "metallb.io/v1beta1",
+    kind: "IPAddressPool",
+    metadata: { name: "p" },
+    spec,
+    ...extra,
+  });
+  const res = await api.fetch(pools, {
+    method: "POST",
+    body: JSON.stringify(pool({ addresses: ["203.0.113.0/28"], autoAsign: false }, { extra: 1 })),
+  });
+  const body = await res.json();
+  assertEquals(res.status, 201);
+  assertEquals(body.spec, { addresses: ["203.0.113.0/28"] });
+  assertEquals(body.extra, undefined);
+  assertEquals(
+    res.headers.get("warning"),
+    '299 - "unknown field \\"extra\\"", 299 - "unknown field \\"spec.autoAsign\\""',
+  );
+  const strict = await api.send("POST", `${pools}?fieldValidation=Strict`, pool({ addresses: [], typo: 1 }));
+  assertEquals([strict.status, strict.body.message], [400, 'strict decoding error: unknown field "spec.typo"']);
+  const wrongType = await api.send(
+    "PATCH",
+    `${pools}/p`,
+    { spec: { autoAssign: "yes" } },
+    "application/merge-patch+json",
+  );
+  assertEquals([wrongType.status, wrongType.body.details.causes[0].field], [422, "spec.autoAssign"]);
+  const missing = await api.send("POST", pools, { ...pool({}), metadata: { name: "q" } });
+  assertEquals([missing.status, missing.body.details.causes[0].field], [422, "spec.addresses"]);
+  const peer = await api.send("POST", resourcePath("bgppeers", "metallb-system"), {
+    apiVersion: "metallb.io/v1beta2",
+    kind: "BGPPeer",
+    metadata: { name: "r" },
+    spec: { myASN: "64500" },
+  });
+  assertEquals(peer.status, 422);
+  const secret = await api.send("POST", "/api/v1/namespaces/default/secrets", {
+    metadata: { name: "s" },
+    stringData: { k: "v" },
+  });
+  assertEquals([secret.body.data, secret.body.stringData, secret.body.type], [{ k: "dg==" }, undefined, "Opaque"]);
 });

@@ -212,6 +212,10 @@ spec:
   for (const name of ["lab-pool", "ssa-pool", "lab-l2", "lab-router", "lab-communities", "lab-bgp"]) {
     assertStringIncludes(all, name);
   }
+  // kubectl asks for strict field validation: a misspelt field is an error, as on a real cluster.
+  const typo = await kubectl(server, ["apply", "-f", "-"], { stdin: ssa.replace("avoidBuggyIPs", "avoidBugyIPs") });
+  assertEquals(typo.code, 1);
+  assertStringIncludes(typo.stderr, 'unknown field "spec.avoidBugyIPs"');
   // Validation by the server: a pool without a namespace that does not exist is a 404, like on a real cluster.
   const bad = await kubectl(server, ["apply", "-f", "-"], {
     stdin: ssa.replace("namespace: metallb-system", "namespace: nowhere"),
