@@ -187,3 +187,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "PacketSocket keeps receiving after its link goes down and up, without spinning",
+  ignore: skip !== undefined,
+  async fn() {
+    await using lab = await createLab({ nodes: 1 });
+    const [node, client] = [lab.nodes[0]!, lab.client];
+    const receiver = inNetns(node.netns, () => PacketSocket.open({ interface: node.iface, protocol: ETH_P_ARP }));
+    const sender = inNetns(client.netns, () => PacketSocket.open({ interface: client.iface, protocol: ETH_P_ARP }));
+    try {
+      const got: ReceivedFrame[] = [];
+      const reading = (async () => {
+        for await (const f of receiver.frames()) got.push(f);
+      })();
+      await lab.linkDown(node);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await lab.linkUp(node);
+      await waitFor("frames after the link came back", () => {
+        sender.send(frame(sender.mac, ETH_P_ARP, 0x05));
+        return got.length > 0;
+      }, { timeoutMs: 5000, intervalMs: 100 });
+      assert(receiver.stats.errors <= 2, `receive errors: ${receiver.stats.errors}`);
+      await receiver.close();
+      await reading;
+    } finally {
+      await receiver.close();
+      await sender.close();
+    }
+  },
+});
