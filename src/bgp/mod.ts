@@ -20,12 +20,14 @@ export {
   type PeerConfig,
   type PeerStatus,
   type Speaker,
+  type SpeakerEvent,
   type SpeakerOptions,
   type Transport,
 } from "./speaker.ts";
 export type { SessionEvent, SessionStats } from "./session.ts";
 export { formatCommunity, parseCommunity, parseLargeCommunity, type Route } from "./rib_out.ts";
 export type { Negotiated, SessionState } from "./fsm.ts";
+export type { BfdProfile } from "../bfd/mod.ts";
 export type { BgpConnection, ConnectionHandlers, DialOptions, ListenOptions, SocketScope } from "./socket.ts";
 export { type BgpMessage, decodeMessage, encodeMessage, MessageFramer } from "./message.ts";
 export { type BgpError, describeNotification } from "./errors.ts";

@@ -2,6 +2,7 @@
  * The BGP speaker: several peers, each with its own session, connection and Adj-RIB-Out; listeners for passive
  * peers (and collisions); routes per peer; clean shutdown. The daemon creates one with {@link createSpeaker}.
  */
+import { type BfdChange, BfdManager, type BfdProfile } from "../bfd/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import { type Clock, systemClock } from "../net/clock.ts";
@@ -70,6 +71,11 @@ export interface PeerConfig {
   readonly retryMaxSeconds?: number;
   /** Give up a TCP connect after this long; default 5000 ms. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Run single-hop BFD with the peer (MetalLB's BFDProfile). When the BFD session falls from Up to Down the BGP
+   * session is dropped at once (RFC 5882 §4.2) and then reconnects with the usual backoff.
+   */
+  readonly bfd?: BfdProfile;
 }
 
 /** How connections are made; the default uses libc sockets, tests may pass in-memory ones. */
@@ -120,9 +126,22 @@ export interface SpeakerOptions {
   readonly scope?: SocketScope;
   /** Prometheus registry for the metallite_bgp_* metrics (updated by {@link Speaker.collectMetrics}). */
   readonly metrics?: Registry;
-  /** Receives session events. */
-  readonly onEvent?: (event: SessionEvent) => void;
+  /** Receives session and BFD events. */
+  readonly onEvent?: (event: SpeakerEvent) => void;
+  /** BFD sessions for peers with a profile; default one made on first use with this clock and scope. */
+  readonly bfd?: BfdManager;
 }
+
+/** Something that happened to a peer: a session event, or a BFD state change. */
+export type SpeakerEvent =
+  | SessionEvent
+  | {
+    readonly type: "bfd";
+    readonly peer: string;
+    readonly state: BfdChange["state"];
+    readonly previous: BfdChange["state"];
+    readonly diag: number;
+  };
 
 /** A peer's state, for status output and metrics. */
 export interface PeerStatus {
@@ -140,6 +159,8 @@ export interface PeerStatus {
   readonly stats: Readonly<SessionStats>;
   /** Last reason the session went down. */
   readonly lastError?: string;
+  /** BFD session state, for peers with a BFD profile. */
+  readonly bfdState?: "AdminDown" | "Down" | "Init" | "Up";
 }
 
 /** The speaker's interface to the daemon. */
@@ -228,6 +249,25 @@ export function createSpeaker(options: SpeakerOptions): Speaker {
   const lastCollected = new Map<string, { sent: number; received: number; prefixes: number; resets: number }>();
   const downCount = new Map<string, number>();
   let closed = false;
+  let bfd = options.bfd;
+  const ownBfd = options.bfd === undefined;
+
+  function bfdManager(): BfdManager {
+    bfd ??= new BfdManager({
+      clock,
+      logger: logger.with({ part: "bfd" }),
+      ...(options.scope ? { scope: options.scope } : {}),
+    });
+    return bfd;
+  }
+
+  function onBfdChange(name: string, change: BfdChange): void {
+    options.onEvent?.({ type: "bfd", peer: name, state: change.state, previous: change.previous, diag: change.diag });
+    if (change.previous === "Up" && change.state !== "Up") {
+      logger.warn("BFD session went down: dropping the BGP session", { peer: name, diag: change.diag });
+      peers.get(name)?.session.bfdDown();
+    }
+  }
 
   const m = options.metrics;
   const up = m?.gauge("metallite_bgp_session_up", "1 when the BGP session with the peer is Established", ["peer"]);
@@ -304,7 +344,7 @@ export function createSpeaker(options: SpeakerOptions): Speaker {
     }
   }
 
-  function onEvent(event: SessionEvent): void {
+  function onEvent(event: SessionEvent | SpeakerEvent): void {
     const entry = peers.get(event.peer);
     if (event.type === "down" && entry) {
       entry.lastError = event.notification
@@ -384,6 +424,7 @@ export function createSpeaker(options: SpeakerOptions): Speaker {
       }),
     };
     peers.set(name, entry);
+    if (peer.bfd) bfdManager().add(peer.address, peer.bfd, (change) => onBfdChange(name, change));
     const family = tryParseIp(peer.address)!.family;
     const l = peer.passive || options.acceptIncoming ? ensureListener(family) : listeners.get(family);
     if (l && peer.password) l.setPassword(peer.address, peer.password);
@@ -394,6 +435,7 @@ export function createSpeaker(options: SpeakerOptions): Speaker {
     const entry = peers.get(name);
     if (!entry) return;
     peers.delete(name);
+    if (entry.config.bfd) bfd?.remove(entry.config.address);
     await entry.session.stop({
       notification: {
         type: "notification",
@@ -432,6 +474,7 @@ export function createSpeaker(options: SpeakerOptions): Speaker {
         stats: p.session.stats,
         ...(negotiated && p.session.state !== "idle" ? { negotiated } : {}),
         ...(p.lastError ? { lastError: p.lastError } : {}),
+        ...(p.config.bfd && bfd?.state(p.config.address) ? { bfdState: bfd.state(p.config.address)! } : {}),
       };
     });
   }
@@ -476,6 +519,8 @@ export function createSpeaker(options: SpeakerOptions): Speaker {
     }));
     await Promise.all([...listeners.values()].map((l) => l.close()));
     listeners.clear();
+    for (const p of peers.values()) if (p.config.bfd) bfd?.remove(p.config.address);
+    if (ownBfd) await bfd?.close();
   }
 
   return {

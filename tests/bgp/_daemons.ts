@@ -219,7 +219,11 @@ export async function startFrr(
   await Deno.writeTextFile(conf, config);
   const args = [`/usr/lib/frr/${daemon}`, "-f", conf, "-i", `${dir}/${daemon}.pid`, "--vty_socket", dir, "-P", "0"];
   if (daemon === "bgpd") args.push("-Z", "-n", "-S");
-  if (daemon === "bfdd") args.push("--bfdctl", `${dir}/bfdd.sock`, "-u", "root", "-g", "root");
+  if (daemon === "bfdd") {
+    // bfdd has no --skip_runas: it drops to user frr, which must be able to create its sockets in the folder.
+    await Deno.chmod(dir, 0o777);
+    args.push("--bfdctl", `${dir}/bfdd.sock`);
+  }
   args.push("--log", "stdout", "--log-level", "warn");
   const process = lab.spawn(host, args);
   const vtysh = async (command: string) => {
