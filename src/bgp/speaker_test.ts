@@ -4,13 +4,13 @@ import { Registry } from "../metrics/mod.ts";
 import { ManualClock, settle } from "../net/testing.ts";
 import { frameMessage } from "./message.ts";
 import { type FakePeer, type FakePeerOptions, MemoryTransport } from "./_test_peer.ts";
-import type { SessionEvent } from "./session.ts";
+import type { SpeakerEvent } from "./speaker.ts";
 import { createSpeaker, type SpeakerOptions } from "./speaker.ts";
 
 function setup(behaviour: (address: string) => FakePeerOptions | Error, extra: Partial<SpeakerOptions> = {}) {
   const clock = new ManualClock();
   const transport = new MemoryTransport((o) => behaviour(o.address));
-  const events: SessionEvent[] = [];
+  const events: SpeakerEvent[] = [];
   const speaker = createSpeaker({
     asn: 64500,
     routerId: "198.51.100.10",

@@ -7,7 +7,7 @@ import { assert, assertEquals, waitFor } from "../assert.ts";
 import { createLab, labSkipReason, toolSkipReason } from "../lab/mod.ts";
 import { libc } from "../../src/net/libc.ts";
 import { silentLogger } from "../../src/log/mod.ts";
-import { createSpeaker, type SessionEvent, type Speaker } from "../../src/bgp/mod.ts";
+import { createSpeaker, type Speaker, type SpeakerEvent } from "../../src/bgp/mod.ts";
 import { scopeOf, startBird, tempDir } from "./_daemons.ts";
 
 const skip = labSkipReason() ?? toolSkipReason("bird", "birdc");
@@ -202,7 +202,7 @@ Deno.test({
     await using lab = await createLab({ router: true, nodes: 1, client: false });
     const dir = await tempDir();
     const n1 = lab.nodes[0]!;
-    const events: SessionEvent[] = [];
+    const events: SpeakerEvent[] = [];
     const speaker = createSpeaker({
       asn: 64500,
       routerId: n1.ipv4,
