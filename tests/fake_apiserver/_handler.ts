@@ -257,7 +257,11 @@ export class Handler {
       resource: record.resource,
       subresource: record.subresource,
     };
-    if (this.faults.latencyMs > 0) await this.#sleep(this.faults.latencyMs);
+    if (this.faults.latencyMs > 0) {
+      await this.#sleep(this.faults.latencyMs);
+      // close() may have run meanwhile; a watch opened now would keep shutdown waiting.
+      if (this.#closing) return json(statusBody(503, "ServiceUnavailable", "the server is shutting down"), 503);
+    }
     if (this.faults.takeHang(facts)) {
       await new Promise<void>((resolve) => {
         const release = () => {

@@ -36,6 +36,10 @@ Deno.test("latencyMs delays answers and hangNext holds a request until the serve
   const t0 = Date.now();
   assertEquals((await api.json(SVC)).status, 200);
   assert(Date.now() - t0 >= 140, "latency applied");
+  // A watch still waiting out its latency when the server closes is refused, not left open.
+  server.faults.latencyMs = 60_000;
+  const late = api.json(`${SVC}?watch=1`);
+  await new Promise((r) => setTimeout(r, 50));
   server.faults.latencyMs = 0;
   server.faults.hangNext(1, { verb: "list" });
   let answered = false;
@@ -48,6 +52,7 @@ Deno.test("latencyMs delays answers and hangNext holds a request until the serve
   assertEquals(answered, false);
   await server.close();
   assertEquals((await hanging).status, 503);
+  assertEquals((await late).status, 503);
 });
 
 Deno.test("dropWatches ends open watches (cleanly or by cutting the stream); clients re-watch", async () => {

@@ -239,3 +239,28 @@ Deno.test({ name: "kubectl fails with Unauthorized on a wrong token and without 
   await server.writeKubeconfig(client, { clientCert: true, insecure: true });
   assertStringIncludes(await kubectlOk(server, ["--kubeconfig", client, "get", "ns"]), "metallb-system");
 });
+
+Deno.test(
+  { name: "kubectl apply of a Service twice: a strategic three-way merge keeps server-set fields", ignore },
+  async () => {
+    await using server = await startFakeApiServer();
+    await kubectlOk(server, ["apply", "-f", "-"], { stdin: SERVICE_YAML });
+    const before = server.get("services", "default", "web");
+    server.patchStatus("services", "default", "web", { loadBalancer: { ingress: [{ ip: "203.0.113.10" }] } });
+    // Drop https, add dns, change http's target: ports merge by "port"; the allocated nodePort of http survives.
+    const changed = SERVICE_YAML.replace("  - {name: https, port: 443}\n", "  - {name: dns, port: 53, protocol: UDP}\n")
+      .replace("{name: http, port: 80}", "{name: http, port: 80, targetPort: 8080}");
+    assertStringIncludes(await kubectlOk(server, ["apply", "-f", "-"], { stdin: changed }), "service/web configured");
+    const after = server.get("services", "default", "web");
+    assertEquals(
+      after.spec.ports.map((p: { name: string; port: number; targetPort: number }) =>
+        `${p.name}:${p.port}:${p.targetPort}`
+      ),
+      ["http:80:8080", "dns:53:53"],
+    );
+    assertEquals(after.spec.ports[0].nodePort, before.spec.ports[0].nodePort);
+    assertEquals(after.spec.clusterIP, before.spec.clusterIP);
+    assertEquals(after.status.loadBalancer.ingress[0].ip, "203.0.113.10");
+    assertStringIncludes(await kubectlOk(server, ["apply", "-f", "-"], { stdin: changed }), "service/web unchanged");
+  },
+);
