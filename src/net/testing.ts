@@ -14,8 +14,8 @@ import { check, CLONE_NEWNET, cString, libc, O_CLOEXEC, O_RDONLY } from "./libc.
 
 /** Why this process cannot use FFI (needed to open raw sockets), or undefined when it can. */
 export function ffiSkipReason(): string | undefined {
-  if (Deno.build.os !== "linux") return "raw-socket tests need Linux";
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "raw-socket tests need --allow-ffi";
+  if (Deno.build.os !== "linux") return "needs Linux (libc bindings, AF_PACKET)";
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "needs --allow-ffi (libc bindings)";
   return undefined;
 }
 
