@@ -71,13 +71,14 @@ function serviceBlock(s: ServiceReport, paint: Paint): string[] {
   const l2 = s.l2;
   if (l2) {
     const where = l2.interfaces === "all" ? "all interfaces" : `interfaces ${l2.interfaces.join(", ")}`;
+    const reporters = l2.reported.map((r) => r.node).join(", ");
     const reported = l2.reported.length === 0
       ? "no node reports it"
-      : `reported by ${l2.reported.map((r) => r.node).join(", ")}`;
+      : l2.agrees
+      ? `reported by ${reporters}; the election agrees`
+      : `but reported by ${reporters}: see below`;
     if (l2.elected) {
-      lines.push(
-        `  L2: ${l2.elected} announces it on ${where} (${reported}; ${l2.agrees ? "election agrees" : "MISMATCH"})`,
-      );
+      lines.push(`  L2: ${l2.elected} announces it on ${where} (${reported})`);
     } else {
       lines.push(`  L2: nobody should announce it: ${l2.skippedDetail ?? l2.skipped} (${reported})`);
     }
@@ -105,7 +106,7 @@ function serviceBlock(s: ServiceReport, paint: Paint): string[] {
   if (bgp) {
     if (bgp.expected.length > 0) {
       const to = bgp.expected.map((e) => `${e.node} → ${e.peers.join(", ")}`).join("; ");
-      lines.push(`  BGP: ${to} (${bgp.agrees ? "as reported" : "MISMATCH with what nodes report"})`);
+      lines.push(`  BGP: ${to} (${bgp.agrees ? "as reported" : "not as reported: see below"})`);
     } else {
       const why = bgp.skipped === "no-endpoints"
         ? "no serving endpoint"
