@@ -6,7 +6,6 @@ import {
   bgpStatus,
   ipPool,
   l2Adv,
-  l2Status,
   node,
   nodeLease,
   service,
