@@ -641,6 +641,25 @@ export class Handler {
     };
     const columns = [{ name: "Name", type: "string", format: "name", description: "Name", priority: 0 }];
     const extra: { name: string; cell: (o: Obj) => string }[] = [];
+    const field = (o: Obj, path: string) => {
+      let cur: unknown = o;
+      for (const part of path.split(".")) cur = isObject(cur) ? cur[part] : undefined;
+      return cur === undefined || cur === null ? "" : Array.isArray(cur) ? cur.join(",") : String(cur);
+    };
+    // Columns after MetalLB's additionalPrinterColumns and kubectl's printers for events.
+    const printer: Record<string, [string, string][]> = {
+      events: [["Type", "type"], ["Reason", "reason"], ["Object", "involvedObject.name"], ["Message", "message"]],
+      ipaddresspools: [["Auto Assign", "spec.autoAssign"], ["Avoid Buggy IPs", "spec.avoidBuggyIPs"], [
+        "Addresses",
+        "spec.addresses",
+      ]],
+      l2advertisements: [["IPAddressPools", "spec.ipAddressPools"], ["Interfaces", "spec.interfaces"]],
+      bgpadvertisements: [["IPAddressPools", "spec.ipAddressPools"], ["Peers", "spec.peers"]],
+      bgppeers: [["Address", "spec.peerAddress"], ["ASN", "spec.peerASN"], ["BFD Profile", "spec.bfdProfile"]],
+      servicel2statuses: [["Allocated Node", "status.node"], ["Service Name", "status.serviceName"]],
+      leases: [["Holder", "spec.holderIdentity"]],
+    };
+    for (const [name, path] of printer[info.plural] ?? []) extra.push({ name, cell: (o) => field(o, path) });
     if (info.plural === "services") {
       const spec = (o: Obj) => (isObject(o.spec) ? o.spec : {}) as Record<string, Json>;
       extra.push({ name: "Type", cell: (o) => String(spec(o).type ?? "") });
