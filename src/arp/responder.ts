@@ -181,6 +181,18 @@ export class ArpResponder {
     this.#logger.info("Announcing VIP", { ip: text, interfaces: interfaces ? [...interfaces] : "all" });
   }
 
+  /**
+   * Sends a fresh gratuitous burst for every owned VIP (or just `ip`), e.g. after an interface came back up or a
+   * socket was added: switches and neighbours that forgot us learn again without waiting for a request.
+   */
+  reannounce(ip?: string): void {
+    for (const [word, ownership] of this.#owned) {
+      if (ip !== undefined && ownership.ip !== ip) continue;
+      ownership.cancelBurst();
+      ownership.cancelBurst = this.#burst(word);
+    }
+  }
+
   /** Gives up an IPv4 VIP: no request for it is answered after this returns, and its burst stops. */
   withdraw(ip: string): void {
     let word: number;

@@ -131,6 +131,11 @@ Deno.test("ArpResponder.announce() sends a gratuitous burst at 0, 0.5, 1, 2 and 
   assertEquals(eth1.sent.length, 10);
   responder.announce(VIP);
   assertEquals([eth0.sent.length, eth1.sent.length], [2, 12]);
+  // reannounce() starts the burst over, on every allowed interface.
+  await clock.advance(5000);
+  responder.reannounce();
+  assertEquals([eth0.sent.length, eth1.sent.length], [12, 22]);
+  assertEquals(clock.pendingDelays(), [500, 1000, 2000, 4000]);
   await responder.close();
   assertEquals(clock.pendingDelays(), []);
 });

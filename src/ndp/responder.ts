@@ -184,6 +184,19 @@ export class NdpResponder {
     this.#logger.info("Announcing VIP", { ip: key, interfaces: interfaces ? [...interfaces] : "all" });
   }
 
+  /**
+   * Sends a fresh unsolicited burst for every owned VIP (or just `ip`), e.g. after an interface came back up or a
+   * socket was added.
+   */
+  reannounce(ip?: string): void {
+    const only = ip === undefined ? undefined : canonicalIp(ip) ?? ip;
+    for (const [key, ownership] of this.#owned) {
+      if (only !== undefined && key !== only) continue;
+      ownership.cancelBurst();
+      ownership.cancelBurst = this.#burst(key);
+    }
+  }
+
   /** Gives up an IPv6 VIP: nothing more is answered for it after this returns; its group is left. */
   withdraw(ip: string): void {
     const key = canonicalIp(ip) ?? ip;

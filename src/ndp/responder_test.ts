@@ -156,11 +156,13 @@ Deno.test("NdpResponder.announce() sends unsolicited advertisements at 0, 0.5, 1
   assertEquals(eth1.sent[0], encodeUnsolicitedAdvertisement({ mac: eth1.mac, ip: VIP }));
   await clock.advance(1000);
   assertEquals(eth1.sent.length, 3);
+  responder.reannounce(VIP);
+  assertEquals(eth1.sent.length, 4, "a fresh burst starts at once");
   responder.withdraw(VIP);
   assertEquals(clock.pendingDelays(), []);
   await clock.advance(5000);
-  assertEquals(eth1.sent.length, 3);
-  assertEquals(count("metallite_ndp_unsolicited_total", { interface: "eth1" }), 3);
+  assertEquals(eth1.sent.length, 4);
+  assertEquals(count("metallite_ndp_unsolicited_total", { interface: "eth1" }), 4);
   assertEquals(responder.handleFrame(eth1, solicitation(VIP)), { action: "ignored", reason: "not_owned" });
   assertThrows(() => responder.announce("192.0.2.1"), TypeError);
   await responder.close();
