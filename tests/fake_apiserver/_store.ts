@@ -118,6 +118,8 @@ export interface StoreOptions {
   table: ResourceTable;
   /** Events kept per resource for watch resume and past-snapshot lists; older ones answer 410. */
   watchHistory: number;
+  /** Events (core and events.k8s.io) disappear this long after their last write, like kube-apiserver's --event-ttl. */
+  eventTtlMs?: number;
 }
 
 /** The store itself. */
@@ -132,6 +134,9 @@ export class Store {
   readonly #historySize: number;
   /** Per object and field manager: the last configuration it applied server-side. */
   readonly #applied = new Map<string, Json>();
+  readonly #eventTtlMs: number;
+  readonly #writtenAt = new WeakMap<Obj, number>();
+  #lastPurge = 0;
   #clusterIp = 10;
   #warnings: string[] = [];
   #nodePort = 30000;
@@ -140,6 +145,7 @@ export class Store {
   constructor(options: StoreOptions) {
     this.table = options.table;
     this.#historySize = Math.max(1, options.watchHistory);
+    this.#eventTtlMs = options.eventTtlMs ?? 3_600_000;
     for (const info of this.table.all) {
       this.#objects.set(info.plural, new Map());
       this.#history.set(info.plural, []);
@@ -170,10 +176,32 @@ export class Store {
   }
 
   #map(info: ResourceInfo): Map<string, Obj> {
+    if (info.kind === "Event") this.#purgeEvents();
     return this.#objects.get(info.plural)!;
   }
 
+  /**
+   * Deletes Events older than the TTL. kube-apiserver does it with etcd leases; here it happens lazily, whenever
+   * Events are next read or written, which is when a client could notice.
+   */
+  #purgeEvents(): void {
+    const now = Date.now();
+    if (now - this.#lastPurge < Math.min(1000, this.#eventTtlMs / 2)) return;
+    this.#lastPurge = now;
+    for (const info of this.table.all) {
+      if (info.kind !== "Event") continue;
+      const map = this.#objects.get(info.plural)!;
+      for (const [key, obj] of [...map]) {
+        if (now - (this.#writtenAt.get(obj) ?? now) < this.#eventTtlMs) continue;
+        const gone: Obj = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++this.#rv) } };
+        map.delete(key);
+        this.#record(info, { type: "DELETED", rv: this.#rv, object: gone, old: obj });
+      }
+    }
+  }
+
   #record(info: ResourceInfo, event: StoreEvent): void {
+    if (event.type !== "DELETED") this.#writtenAt.set(event.object, Date.now());
     const history = this.#history.get(info.plural)!;
     history.push(event);
     if (history.length > this.#historySize) {

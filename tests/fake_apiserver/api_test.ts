@@ -523,3 +523,28 @@ Deno.test("unknown fields are dropped with a warning, or rejected with fieldVali
   });
   assertEquals([secret.body.data, secret.body.stringData, secret.body.type], [{ k: "dg==" }, undefined, "Opaque"]);
 });
+
+Deno.test("Events expire after eventTtlMs since their last write, like --event-ttl", async () => {
+  await using server = await startFakeApiServer({ eventTtlMs: 1000 });
+  using api = new ApiClient(server);
+  const event = { metadata: { name: "e" }, involvedObject: { kind: "Service", name: "web" }, count: 1 };
+  assertEquals((await api.send("POST", "/api/v1/namespaces/default/events", event)).status, 201);
+  await new Promise((r) => setTimeout(r, 400));
+  const bumped = await api.send(
+    "PATCH",
+    "/api/v1/namespaces/default/events/e",
+    { count: 2 },
+    "application/merge-patch+json",
+  );
+  assertEquals(bumped.status, 200, "a write renews the TTL");
+  await new Promise((r) => setTimeout(r, 400));
+  assertEquals((await api.json("/api/v1/namespaces/default/events/e")).status, 200);
+  await new Promise((r) => setTimeout(r, 1200));
+  const gone = await api.send(
+    "PATCH",
+    "/api/v1/namespaces/default/events/e",
+    { count: 3 },
+    "application/merge-patch+json",
+  );
+  assertEquals(gone.status, 404);
+});

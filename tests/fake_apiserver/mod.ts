@@ -46,6 +46,8 @@ export interface FakeApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Events kept per resource for watch resume and snapshot lists; older resourceVersions get 410. Default 10000. */
   watchHistory?: number;
+  /** Events disappear this long after their last write (kube-apiserver's --event-ttl); default one hour. */
+  eventTtlMs?: number;
   /** Serve metallb.io (default true); false makes them 404 like a cluster without MetalLB's CRDs. */
   crds?: boolean;
   /** Namespaces to create besides default, kube-system, kube-public, kube-node-lease and metallb-system. */
@@ -211,7 +213,11 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     throw error;
   }
   const table = new ResourceTable({ crds: options.crds ?? true });
-  const store = new Store({ table, watchHistory: options.watchHistory ?? 10000 });
+  const store = new Store({
+    table,
+    watchHistory: options.watchHistory ?? 10000,
+    ...(options.eventTtlMs !== undefined ? { eventTtlMs: options.eventTtlMs } : {}),
+  });
   const namespaces = table.byName("namespaces")!;
   for (const ns of [...DEFAULT_NAMESPACES, ...(options.namespaces ?? [])]) {
     if (!store.find(namespaces, undefined, ns)) {
