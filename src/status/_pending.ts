@@ -3,6 +3,7 @@
  * recomputed from the cluster state.
  * @module
  */
+import { ADDRESS_CONDITION_TYPE } from "../alloc/controller.ts";
 import type { PendingCode, ServiceOutcome } from "../alloc/types.ts";
 import type { Service } from "../k8s/types.ts";
 import { isRecord } from "./_validate.ts";
@@ -34,8 +35,8 @@ export function isPendingCode(reason: string): reason is PendingCode {
 }
 
 /**
- * The pending condition the allocator wrote, if any: a condition whose reason is a pending code, or, for other
- * reasons, one whose type says pending (status True) or allocated (status False).
+ * The pending condition the allocator wrote, if any: its own condition type with status False, else (a writer
+ * that spells the type differently) any condition whose reason is a pending code.
  */
 export function readPendingCondition(service: Service): PendingReport["reported"] {
   const conditions = service.status?.conditions;
@@ -46,10 +47,8 @@ export function readPendingCondition(service: Service): PendingReport["reported"
     reason: typeof c.reason === "string" ? c.reason : "",
     message: typeof c.message === "string" ? c.message : "",
   }));
-  const found = texts.find((c) => isPendingCode(c.reason) && c.status !== "Unknown") ??
-    texts.find((c) =>
-      (/pending/i.test(c.type) && c.status === "True") || (/allocat/i.test(c.type) && c.status === "False")
-    );
+  const found = texts.find((c) => c.type === ADDRESS_CONDITION_TYPE && c.status === "False") ??
+    texts.find((c) => c.type !== ADDRESS_CONDITION_TYPE && isPendingCode(c.reason) && c.status !== "Unknown");
   return found && { type: found.type, reason: found.reason, message: found.message };
 }
 

@@ -146,8 +146,8 @@ Deno.test("explainCluster() pending: pool exhausted, reported by the allocator's
       service("first", { ips: ["198.51.100.10"], created: "2024-01-01T00:00:00Z" }),
       service("second", {
         conditions: [{
-          type: "LoadBalancerPending",
-          status: "True",
+          type: "metallite.io/AddressAssigned",
+          status: "False",
           reason: "PoolExhausted",
           message: 'pool "one" is exhausted (IPv4)',
         }],
@@ -206,7 +206,7 @@ Deno.test("explainCluster() shows the allocator's reason beside a different reco
   const report = explainCluster(snapshot({
     services: [service("web", {
       annotations: { "metallb.io/address-pool": "gone" },
-      conditions: [{ type: "LoadBalancerPending", status: "True", reason: "PoolExhausted", message: "old" }],
+      conditions: [{ type: "metallite.io/AddressAssigned", status: "False", reason: "PoolExhausted", message: "old" }],
     })],
     leases: [allocatorLease("node-a")],
     metallbConfig: LAN,

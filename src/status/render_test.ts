@@ -24,8 +24,8 @@ function cluster() {
       service("web", { ips: ["198.51.100.10"], annotations: { "metallb.io/ip-allocated-from-pool": "lan" } }),
       service("full", {
         conditions: [{
-          type: "LoadBalancerPending",
-          status: "True",
+          type: "metallite.io/AddressAssigned",
+          status: "False",
           reason: "PoolExhausted",
           message: 'pool "lan" is exhausted (IPv4)',
         }],
@@ -66,7 +66,7 @@ Deno.test("renderText() prints the header, the tables and one explanation block 
   assertStringIncludes(flat, " default/full pending - - PoolExhausted\n");
   assertStringIncludes(
     flat,
-    'reason: PoolExhausted: pools "lan", "public" are exhausted for IPv4 [from its condition LoadBalancerPending; ' +
+    'reason: PoolExhausted: pools "lan", "public" are exhausted for IPv4 [from its condition metallite.io/AddressAssigned; ' +
       "recomputed: same]",
   );
   assertStringIncludes(text, `L2: ${web.l2!.elected} announces it on all interfaces (no node reports it)`);

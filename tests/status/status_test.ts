@@ -51,8 +51,8 @@ function populate(server: FakeApiServer): void {
     "services",
     service("full", {
       conditions: [{
-        type: "LoadBalancerPending",
-        status: "True",
+        type: "metallite.io/AddressAssigned",
+        status: "False",
         reason: "PoolExhausted",
         message: 'pool "lan" is exhausted (IPv4)',
         lastTransitionTime: "2025-01-01T00:00:00Z",
@@ -130,7 +130,7 @@ Deno.test("runStatus() explains a populated cluster in text", async () => {
     "node-c: excluded-label (labelled node.kubernetes.io/exclude-from-external-load-balancers)",
   );
   assertStringIncludes(text, "externalTrafficPolicy Local: serving endpoints on node-b");
-  assertStringIncludes(text, "[from its condition LoadBalancerPending; recomputed: same]");
+  assertStringIncludes(text, "[from its condition metallite.io/AddressAssigned; recomputed: same]");
   assertStringIncludes(text, 'event: Warning AllocationFailed: Failed to allocate IP for "default/full"');
   assertStringIncludes(text, "BGP: node-a → router1 (as reported)");
   assert(!text.includes("Warnings:"), text);
