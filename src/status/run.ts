@@ -55,9 +55,12 @@ function line(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
-function apiFailure(error: unknown, source: string): StatusError | undefined {
+function apiFailure(error: unknown, config: { server: string; source: string }): StatusError | undefined {
+  const source = config.source;
   if (error instanceof KubeRequestError) {
-    return new StatusError(line(`cannot reach the Kubernetes API server (configuration: ${source}): ${error.message}`));
+    // The client says "GET <path>: cannot reach <server>: <why>"; keep the why, the server is named once here.
+    const why = error.message.replace(/^\S+ \S+: cannot reach \S+: /, "");
+    return new StatusError(line(`cannot reach the Kubernetes API server ${config.server} (from ${source}): ${why}`));
   }
   if (error instanceof KubeApiError) {
     if (error.status === 401) {
@@ -129,7 +132,7 @@ export async function runStatus(options: StatusRunOptions, io: StatusIo): Promis
   try {
     snapshot = await readSnapshot(api, { namespace: options.namespace, ...(io.now ? { now: io.now } : {}) });
   } catch (error) {
-    throw apiFailure(error, config.source) ?? error;
+    throw apiFailure(error, config) ?? error;
   } finally {
     api.close();
   }

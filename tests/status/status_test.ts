@@ -230,11 +230,33 @@ Deno.test("runStatus() survives malformed objects in the cluster", async () => {
 Deno.test("runStatus() fails with one line when the API server cannot be reached", async () => {
   await using server = await startFakeApiServer();
   const path = join(server.dir, "unreachable-kubeconfig");
-  // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-  await server.writeKubeconfig(path, { server: "https://127.0.0.1:1" });
+  // A loopback port that was free a moment ago: nothing listens there, so the connection is refused at once.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  await server.writeKubeconfig(path, { server: `https://127.0.0.1:${port}` });
   const error = await assertRejects(() => status(path, "text"), StatusError);
-  assertMatch(error.message, /^cannot reach the Kubernetes API server \(configuration: .*\): GET \/api\/v1\/services/);
+  assertMatch(error.message, /^cannot reach the Kubernetes API server https:\/\/127\.0\.0\.1:\d+ \(from .*\): /);
+  assertStringIncludes(error.message, `https://127.0.0.1:${port}`);
+  console.log(`    message: ${error.message}`);
   assert(!error.message.includes("\n"));
+});
+
+Deno.test("runStatus() gives up on an API server that does not answer, with one line", async () => {
+  await using server = await startFakeApiServer();
+  server.faults.hangNext(1, { verb: "list", resource: "services" });
+  const error = await assertRejects(
+    () =>
+      runStatus({ kubeconfig: server.kubeconfigPath, namespace: NS, output: "text" }, {
+        log: silentLogger,
+        stdout: () => {},
+        timeoutMs: 300,
+      }),
+    StatusError,
+  );
+  assertMatch(error.message, /^cannot reach the Kubernetes API server https:\/\/127\.0\.0\.1:\d+ /);
+  assert(!error.message.includes("\n"));
+  console.log(`    message: ${error.message}`);
 });
 
 Deno.test("runStatus() fails with one line when the kubeconfig is missing", async () => {
