@@ -7,14 +7,7 @@
  */
 
 import { formatIp, ipFromBytes, ipToBytes, tryParseIp } from "../ip/mod.ts";
-import {
-  encodeEthernet,
-  ETHERNET_HEADER_BYTES,
-  ETHERNET_MAX_FRAME_BYTES,
-  formatMac,
-  isMulticastMac,
-  macBytes,
-} from "../net/mod.ts";
+import { encodeEthernet, ETHERNET_HEADER_BYTES, ETHERNET_MAX_FRAME_BYTES, formatMac, macBytes } from "../net/mod.ts";
 
 /** Ethertype of IPv6, RFC 2464 §3. */
 export const ETHERTYPE_IPV6 = 0x86dd;
@@ -113,10 +106,6 @@ export interface NdpDecodeError {
 /** Outcome of {@link decodeNdp}. */
 export type NdpDecodeResult = { ok: true; frame: NdpFrame } | { ok: false; error: NdpDecodeError };
 
-function fail(reason: NdpErrorReason, message: string): NdpDecodeResult {
-  return { ok: false, error: { reason, message } };
-}
-
 function ipv6At(bytes: Uint8Array, offset: number): string {
   return formatIp(ipFromBytes(bytes.subarray(offset, offset + 16)));
 }
@@ -144,6 +133,141 @@ export function icmpv6Checksum(source: Uint8Array, destination: Uint8Array, mess
 }
 
 /**
+ * A validated NS or NA read without building strings, for the responder's hot path. Addresses sit at fixed offsets
+ * of `bytes`: IPv6 source at 22, destination at 38, target at 62; option positions are frame offsets, -1 if absent.
+ */
+export interface NdpView {
+  /** ICMPV6_NEIGHBOR_SOLICITATION or ICMPV6_NEIGHBOR_ADVERTISEMENT. */
+  type: typeof ICMPV6_NEIGHBOR_SOLICITATION | typeof ICMPV6_NEIGHBOR_ADVERTISEMENT;
+  /** The whole frame. */
+  bytes: Uint8Array;
+  /** The NA flags byte (R 0x80, S 0x40, O 0x20); 0 for an NS. */
+  flags: number;
+  /** True when the IPv6 source is "::" (duplicate address detection). */
+  sourceUnspecified: boolean;
+  /** Frame offset of the 6-byte source link-layer address, or -1. */
+  sourceLinkLayerAt: number;
+  /** Frame offset of the 6-byte target link-layer address, or -1. */
+  targetLinkLayerAt: number;
+  /** Frame offset of the nonce option's data, or -1. */
+  nonceAt: number;
+  /** Length of the nonce option's data. */
+  nonceBytes: number;
+}
+
+/** Outcome of {@link readNdp}. */
+export type NdpReadResult = { ok: true; view: NdpView } | { ok: false; error: NdpDecodeError };
+
+function failRead(reason: NdpErrorReason, message: string): NdpReadResult {
+  return { ok: false, error: { reason, message } };
+}
+
+/** Frame offsets of the IPv6 source, destination and NS/NA target addresses. */
+export const NDP_SOURCE_AT = ETHERNET_HEADER_BYTES + 8;
+/** Frame offset of the IPv6 destination address. */
+export const NDP_DESTINATION_AT = ETHERNET_HEADER_BYTES + 24;
+/** Frame offset of the NS/NA target address. */
+export const NDP_TARGET_AT = ICMP_OFFSET + 8;
+
+/**
+ * Validates an Ethernet frame holding an NS or NA, as {@link decodeNdp} does, without formatting any address.
+ * Never throws.
+ */
+export function readNdp(bytes: Uint8Array): NdpReadResult {
+  if (bytes.length < ICMP_OFFSET + NDP_MIN_ICMP_BYTES) {
+    return failRead(
+      "truncated",
+      `NDP frame of ${bytes.length} bytes is shorter than ${ICMP_OFFSET + NDP_MIN_ICMP_BYTES}`,
+    );
+  }
+  if (bytes.length > ETHERNET_MAX_FRAME_BYTES) {
+    return failRead("oversized", `NDP frame of ${bytes.length} bytes is longer than ${ETHERNET_MAX_FRAME_BYTES}`);
+  }
+  const ethertype = (bytes[12]! << 8) | bytes[13]!;
+  if (ethertype !== ETHERTYPE_IPV6) return failRead("not_ipv6", `Ethertype 0x${ethertype.toString(16)} is not IPv6`);
+  const ip = ETHERNET_HEADER_BYTES;
+  if (bytes[ip]! >> 4 !== 6) return failRead("bad_ip_header", `IP version ${bytes[ip]! >> 4} is not 6`);
+  const payloadLength = (bytes[ip + 4]! << 8) | bytes[ip + 5]!;
+  if (ICMP_OFFSET + payloadLength > bytes.length) {
+    return failRead("truncated", `IPv6 payload length ${payloadLength} runs past the ${bytes.length}-byte frame`);
+  }
+  const nextHeader = bytes[ip + 6]!;
+  if (nextHeader !== NEXT_HEADER_ICMPV6) return failRead("not_icmpv6", `IPv6 next header ${nextHeader} is not ICMPv6`);
+  const type = bytes[ICMP_OFFSET]!;
+  if (type !== ICMPV6_NEIGHBOR_SOLICITATION && type !== ICMPV6_NEIGHBOR_ADVERTISEMENT) {
+    return failRead("not_ndp", `ICMPv6 type ${type} is not a neighbor solicitation or advertisement`);
+  }
+  const hopLimit = bytes[ip + 7]!;
+  if (hopLimit !== NDP_HOP_LIMIT) return failRead("bad_hop_limit", `IPv6 hop limit ${hopLimit} is not 255`);
+  const code = bytes[ICMP_OFFSET + 1]!;
+  if (code !== 0) return failRead("bad_code", `ICMPv6 code ${code} is not 0`);
+  if (payloadLength < NDP_MIN_ICMP_BYTES) {
+    return failRead("bad_length", `ICMPv6 length ${payloadLength} is shorter than ${NDP_MIN_ICMP_BYTES}`);
+  }
+  const source = bytes.subarray(NDP_SOURCE_AT, NDP_SOURCE_AT + 16);
+  const destination = bytes.subarray(NDP_DESTINATION_AT, NDP_DESTINATION_AT + 16);
+  const message = bytes.subarray(ICMP_OFFSET, ICMP_OFFSET + payloadLength);
+  if (icmpv6Sum(source, destination, message) !== 0xffff) {
+    const sent = (message[2]! << 8) | message[3]!;
+    return failRead("bad_checksum", `ICMPv6 checksum 0x${sent.toString(16)} does not match the message`);
+  }
+  if (source[0] === 0xff) return failRead("bad_source", `IPv6 source ${ipv6At(bytes, NDP_SOURCE_AT)} is multicast`);
+  // A reply may go to the Ethernet source: a group address there would turn it into a multicast.
+  if ((bytes[6]! & 1) === 1) {
+    return failRead("bad_source", `Ethernet source ${formatMac(bytes.subarray(6, 12))} is a group address`);
+  }
+  if (message[8] === 0xff) return failRead("multicast_target", `Target ${ipv6At(bytes, NDP_TARGET_AT)} is multicast`);
+  // Options: type, length in units of 8 bytes (never 0), data; they must fill the message exactly.
+  let sourceLinkLayerAt = -1;
+  let targetLinkLayerAt = -1;
+  let nonceAt = -1;
+  let nonceBytes = 0;
+  for (let at = NDP_MIN_ICMP_BYTES; at < message.length;) {
+    if (at + 2 > message.length) return failRead("bad_option", `Option header at byte ${at} is cut short`);
+    const optionType = message[at]!;
+    const optionBytes = message[at + 1]! * 8;
+    if (optionBytes === 0) return failRead("bad_option", `Option ${optionType} at byte ${at} has length 0`);
+    if (at + optionBytes > message.length) {
+      return failRead("bad_option", `Option ${optionType} at byte ${at} runs past the message`);
+    }
+    // Link-layer options for Ethernet are 8 bytes: type, length 1, 6-byte MAC (RFC 2464 §6); longer ones are
+    // for other link types and are ignored like unknown options (RFC 4861 §4.6).
+    if (optionType === OPTION_SOURCE_LINK_LAYER && optionBytes === 8) {
+      if ((message[at + 2]! & 1) === 1) {
+        const mac = formatMac(message.subarray(at + 2, at + 8));
+        return failRead("bad_option", `Source link-layer address ${mac} is a group address`);
+      }
+      sourceLinkLayerAt = ICMP_OFFSET + at + 2;
+    } else if (optionType === OPTION_TARGET_LINK_LAYER && optionBytes === 8) {
+      targetLinkLayerAt = ICMP_OFFSET + at + 2;
+    } else if (optionType === OPTION_NONCE) {
+      nonceAt = ICMP_OFFSET + at + 2;
+      nonceBytes = optionBytes - 2;
+    }
+    at += optionBytes;
+  }
+  const sourceUnspecified = isUnspecified(bytes, NDP_SOURCE_AT);
+  const flags = type === ICMPV6_NEIGHBOR_ADVERTISEMENT ? message[4]! : 0;
+  if (type === ICMPV6_NEIGHBOR_SOLICITATION && sourceUnspecified) {
+    if (!isSolicitedNodeBytes(destination)) {
+      const to = ipv6At(bytes, NDP_DESTINATION_AT);
+      return failRead("bad_dad_destination", `Solicitation from :: to ${to}, not a solicited-node address`);
+    }
+    if (sourceLinkLayerAt >= 0) {
+      return failRead("dad_with_link_layer", "Solicitation from :: carries a source link-layer address option");
+    }
+  }
+  if ((flags & 0x40) !== 0 && destination[0] === 0xff) {
+    const to = ipv6At(bytes, NDP_DESTINATION_AT);
+    return failRead("solicited_to_multicast", `Advertisement to multicast ${to} has the Solicited flag`);
+  }
+  return {
+    ok: true,
+    view: { type, bytes, flags, sourceUnspecified, sourceLinkLayerAt, targetLinkLayerAt, nonceAt, nonceBytes },
+  };
+}
+
+/**
  * Decodes and validates an Ethernet frame holding an NS or NA. Never throws. Validation follows RFC 4861 §7.1.1
  * (NS) and §7.1.2 (NA): hop limit 255, checksum, code 0, ICMP length of at least 24, target not multicast, options
  * of non-zero length that fit; for an NS from "::" the destination must be a solicited-node address and there must
@@ -151,110 +275,75 @@ export function icmpv6Checksum(source: Uint8Array, destination: Uint8Array, mess
  * IPv6 extension headers are refused as "not_icmpv6" (ND never needs them; RFC 6980 forbids fragmenting ND).
  */
 export function decodeNdp(bytes: Uint8Array): NdpDecodeResult {
-  if (bytes.length < ICMP_OFFSET + NDP_MIN_ICMP_BYTES) {
-    return fail("truncated", `NDP frame of ${bytes.length} bytes is shorter than ${ICMP_OFFSET + NDP_MIN_ICMP_BYTES}`);
-  }
-  if (bytes.length > ETHERNET_MAX_FRAME_BYTES) {
-    return fail("oversized", `NDP frame of ${bytes.length} bytes is longer than ${ETHERNET_MAX_FRAME_BYTES}`);
-  }
-  const ethertype = (bytes[12]! << 8) | bytes[13]!;
-  if (ethertype !== ETHERTYPE_IPV6) return fail("not_ipv6", `Ethertype 0x${ethertype.toString(16)} is not IPv6`);
-  const ip = ETHERNET_HEADER_BYTES;
-  if (bytes[ip]! >> 4 !== 6) return fail("bad_ip_header", `IP version ${bytes[ip]! >> 4} is not 6`);
-  const payloadLength = (bytes[ip + 4]! << 8) | bytes[ip + 5]!;
-  if (ICMP_OFFSET + payloadLength > bytes.length) {
-    return fail("truncated", `IPv6 payload length ${payloadLength} runs past the ${bytes.length}-byte frame`);
-  }
-  const nextHeader = bytes[ip + 6]!;
-  if (nextHeader !== NEXT_HEADER_ICMPV6) return fail("not_icmpv6", `IPv6 next header ${nextHeader} is not ICMPv6`);
-  const type = bytes[ICMP_OFFSET]!;
-  if (type !== ICMPV6_NEIGHBOR_SOLICITATION && type !== ICMPV6_NEIGHBOR_ADVERTISEMENT) {
-    return fail("not_ndp", `ICMPv6 type ${type} is not a neighbor solicitation or advertisement`);
-  }
-  const hopLimit = bytes[ip + 7]!;
-  if (hopLimit !== NDP_HOP_LIMIT) return fail("bad_hop_limit", `IPv6 hop limit ${hopLimit} is not 255`);
-  const code = bytes[ICMP_OFFSET + 1]!;
-  if (code !== 0) return fail("bad_code", `ICMPv6 code ${code} is not 0`);
-  if (payloadLength < NDP_MIN_ICMP_BYTES) {
-    return fail("bad_length", `ICMPv6 length ${payloadLength} is shorter than ${NDP_MIN_ICMP_BYTES}`);
-  }
-  const source = bytes.subarray(ip + 8, ip + 24);
-  const destination = bytes.subarray(ip + 24, ip + 40);
-  const message = bytes.subarray(ICMP_OFFSET, ICMP_OFFSET + payloadLength);
-  if (icmpv6Sum(source, destination, message) !== 0xffff) {
-    const sent = (message[2]! << 8) | message[3]!;
-    return fail("bad_checksum", `ICMPv6 checksum 0x${sent.toString(16)} does not match the message`);
-  }
-  if (source[0] === 0xff) return fail("bad_source", `IPv6 source ${ipv6At(bytes, ip + 8)} is multicast`);
-  // A reply may go to the Ethernet source: a group address there would turn it into a multicast.
-  if (isMulticastMac(bytes.subarray(6, 12))) {
-    return fail("bad_source", `Ethernet source ${formatMac(bytes.subarray(6, 12))} is a group address`);
-  }
-  if (message[8] === 0xff) return fail("multicast_target", `Target ${ipv6At(bytes, ICMP_OFFSET + 8)} is multicast`);
-  // Options: type, length in units of 8 bytes (never 0), data; they must fill the message exactly.
-  let sourceLinkLayer: string | undefined;
-  let targetLinkLayer: string | undefined;
-  let nonce: Uint8Array | undefined;
-  for (let at = NDP_MIN_ICMP_BYTES; at < message.length;) {
-    if (at + 2 > message.length) return fail("bad_option", `Option header at byte ${at} is cut short`);
-    const optionType = message[at]!;
-    const optionBytes = message[at + 1]! * 8;
-    if (optionBytes === 0) return fail("bad_option", `Option ${optionType} at byte ${at} has length 0`);
-    if (at + optionBytes > message.length) {
-      return fail("bad_option", `Option ${optionType} at byte ${at} runs past the message`);
-    }
-    // Link-layer options for Ethernet are 8 bytes: type, length 1, 6-byte MAC (RFC 2464 §6); longer ones are
-    // for other link types and are ignored like unknown options (RFC 4861 §4.6).
-    if (optionType === OPTION_SOURCE_LINK_LAYER && optionBytes === 8) {
-      const mac = message.subarray(at + 2, at + 8);
-      if (isMulticastMac(mac)) {
-        return fail("bad_option", `Source link-layer address ${formatMac(mac)} is a group address`);
-      }
-      sourceLinkLayer = formatMac(mac);
-    } else if (optionType === OPTION_TARGET_LINK_LAYER && optionBytes === 8) {
-      targetLinkLayer = formatMac(message.subarray(at + 2, at + 8));
-    } else if (optionType === OPTION_NONCE) {
-      nonce = message.slice(at + 2, at + optionBytes);
-    }
-    at += optionBytes;
-  }
-  const sourceIp = ipv6At(bytes, ip + 8);
-  const destinationIp = ipv6At(bytes, ip + 24);
-  const target = ipv6At(bytes, ICMP_OFFSET + 8);
+  const read = readNdp(bytes);
+  if (!read.ok) return read;
+  const view = read.view;
   const frame = {
     destinationMac: formatMac(bytes.subarray(0, 6)),
     sourceMac: formatMac(bytes.subarray(6, 12)),
-    sourceIp,
-    destinationIp,
+    sourceIp: ipv6At(bytes, NDP_SOURCE_AT),
+    destinationIp: ipv6At(bytes, NDP_DESTINATION_AT),
   };
-  if (type === ICMPV6_NEIGHBOR_SOLICITATION) {
-    if (isUnspecified(bytes, ip + 8)) {
-      if (!isSolicitedNodeBytes(destination)) {
-        return fail("bad_dad_destination", `Solicitation from :: to ${destinationIp}, not a solicited-node address`);
-      }
-      if (sourceLinkLayer !== undefined) {
-        return fail("dad_with_link_layer", "Solicitation from :: carries a source link-layer address option");
-      }
-    }
+  const target = ipv6At(bytes, NDP_TARGET_AT);
+  if (view.type === ICMPV6_NEIGHBOR_SOLICITATION) {
     const solicitation: NeighborSolicitation = { type: "solicitation", target };
-    if (sourceLinkLayer !== undefined) solicitation.sourceLinkLayer = sourceLinkLayer;
-    if (nonce !== undefined) solicitation.nonce = nonce;
+    if (view.sourceLinkLayerAt >= 0) {
+      solicitation.sourceLinkLayer = formatMac(bytes.subarray(view.sourceLinkLayerAt, view.sourceLinkLayerAt + 6));
+    }
+    if (view.nonceAt >= 0) solicitation.nonce = bytes.slice(view.nonceAt, view.nonceAt + view.nonceBytes);
     return { ok: true, frame: { ...frame, message: solicitation } };
-  }
-  const flags = message[4]!;
-  const solicited = (flags & 0x40) !== 0;
-  if (solicited && destination[0] === 0xff) {
-    return fail("solicited_to_multicast", `Advertisement to multicast ${destinationIp} has the Solicited flag`);
   }
   const advertisement: NeighborAdvertisement = {
     type: "advertisement",
     target,
-    router: (flags & 0x80) !== 0,
-    solicited,
-    override: (flags & 0x20) !== 0,
+    router: (view.flags & 0x80) !== 0,
+    solicited: (view.flags & 0x40) !== 0,
+    override: (view.flags & 0x20) !== 0,
   };
-  if (targetLinkLayer !== undefined) advertisement.targetLinkLayer = targetLinkLayer;
+  if (view.targetLinkLayerAt >= 0) {
+    advertisement.targetLinkLayer = formatMac(bytes.subarray(view.targetLinkLayerAt, view.targetLinkLayerAt + 6));
+  }
   return { ok: true, frame: { ...frame, message: advertisement } };
+}
+
+const ALL_NODES_BYTES = new Uint8Array([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+const ALL_NODES_MAC = new Uint8Array([0x33, 0x33, 0, 0, 0, 1]);
+
+/**
+ * The advertisement answering a validated solicitation, built straight from its bytes: the same frame as
+ * {@link encodeSolicitationReply}, without parsing or formatting an address (the responder's hot path).
+ */
+export function encodeSolicitationReplyFromView(view: NdpView, mac: Uint8Array): Uint8Array {
+  const request = view.bytes;
+  const dad = view.sourceUnspecified;
+  const out = new Uint8Array(ICMP_OFFSET + NDP_MIN_ICMP_BYTES + 8);
+  const sll = view.sourceLinkLayerAt;
+  out.set(dad ? ALL_NODES_MAC : sll >= 0 ? request.subarray(sll, sll + 6) : request.subarray(6, 12), 0);
+  out.set(mac, 6);
+  out[12] = ETHERTYPE_IPV6 >> 8;
+  out[13] = ETHERTYPE_IPV6 & 0xff;
+  out[14] = 0x60;
+  out[19] = NDP_MIN_ICMP_BYTES + 8;
+  out[20] = NEXT_HEADER_ICMPV6;
+  out[21] = NDP_HOP_LIMIT;
+  const target = request.subarray(NDP_TARGET_AT, NDP_TARGET_AT + 16);
+  out.set(target, NDP_SOURCE_AT);
+  out.set(dad ? ALL_NODES_BYTES : request.subarray(NDP_SOURCE_AT, NDP_SOURCE_AT + 16), NDP_DESTINATION_AT);
+  out[ICMP_OFFSET] = ICMPV6_NEIGHBOR_ADVERTISEMENT;
+  out[ICMP_OFFSET + 4] = dad ? 0x20 : 0x60;
+  out.set(target, NDP_TARGET_AT);
+  out[NDP_TARGET_AT + 16] = OPTION_TARGET_LINK_LAYER;
+  out[NDP_TARGET_AT + 17] = 1;
+  out.set(mac, NDP_TARGET_AT + 18);
+  const message = out.subarray(ICMP_OFFSET);
+  const checksum = icmpv6Checksum(
+    out.subarray(NDP_SOURCE_AT, NDP_SOURCE_AT + 16),
+    out.subarray(NDP_DESTINATION_AT, NDP_DESTINATION_AT + 16),
+    message,
+  );
+  out[ICMP_OFFSET + 2] = checksum >> 8;
+  out[ICMP_OFFSET + 3] = checksum & 0xff;
+  return out;
 }
 
 function isSolicitedNodeBytes(address: Uint8Array): boolean {

@@ -6,11 +6,13 @@ import {
   encodeDadProbe,
   encodeNeighborSolicitation,
   encodeSolicitationReply,
+  encodeSolicitationReplyFromView,
   encodeUnsolicitedAdvertisement,
   icmpv6Checksum,
   type NdpErrorReason,
   type NdpFrame,
   type NeighborSolicitation,
+  readNdp,
 } from "./codec.ts";
 import { ndpSolicitationFilter } from "./filter.ts";
 
@@ -69,7 +71,16 @@ function check(frame: Uint8Array, where: string): boolean {
   }
   if (result.frame.message.type === "solicitation") {
     const request = result.frame as NdpFrame & { message: NeighborSolicitation };
-    const reply = decodeNdp(encodeSolicitationReply({ request, mac: "02:6d:6c:74:00:01" }));
+    const mac = new Uint8Array([2, 0x6d, 0x6c, 0x74, 0, 1]);
+    const encoded = encodeSolicitationReply({ request, mac });
+    const read = readNdp(frame);
+    assert(read.ok, where);
+    const fast = encodeSolicitationReplyFromView(read.view, mac);
+    assert(
+      encoded.length === fast.length && encoded.every((b, i) => b === fast[i]),
+      `byte-level reply differs (${where})`,
+    );
+    const reply = decodeNdp(encoded);
     assert(
       reply.ok,
       `our reply to an accepted solicitation is invalid: ${!reply.ok && reply.error.message} (${where})`,

@@ -5,18 +5,18 @@
  * @module
  */
 
-import { canonicalIp } from "../ip/mod.ts";
+import { canonicalIp, ipToBytes, parseIp } from "../ip/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type Counter, Registry } from "../metrics/mod.ts";
 import { type Clock, formatMac, type FrameSocket, parseMac, systemClock } from "../net/mod.ts";
 import {
-  decodeNdp,
-  encodeSolicitationReply,
+  encodeSolicitationReplyFromView,
   encodeUnsolicitedAdvertisement,
-  type NdpFrame,
-  type NeighborSolicitation,
-  solicitedNodeAddress,
+  ICMPV6_NEIGHBOR_SOLICITATION,
+  NDP_DESTINATION_AT,
+  NDP_TARGET_AT,
+  readNdp,
   solicitedNodeMac,
 } from "./codec.ts";
 import { ndpSolicitationFilter } from "./filter.ts";
@@ -60,6 +60,8 @@ export type NdpOutcome =
   | { action: "send_failed"; ip: string };
 
 interface Ownership {
+  /** The VIP in canonical text. */
+  ip: string;
   interfaces: ReadonlySet<string> | undefined;
   cancelBurst: () => void;
 }
@@ -86,6 +88,7 @@ export class NdpResponder {
   readonly #delays: readonly number[];
   readonly #filterTargets: boolean;
   readonly #readers = new Map<string, Reader>();
+  /** Owned VIPs by the hex of their 16 bytes, so a solicitation's target is matched without formatting it. */
   readonly #owned = new Map<string, Ownership>();
   readonly #replies: Counter;
   readonly #ignored: Counter;
@@ -156,7 +159,7 @@ export class NdpResponder {
 
   /** The owned VIPs (canonical text) and the interfaces each may be answered on (undefined = all). */
   owned(): Map<string, readonly string[] | undefined> {
-    return new Map([...this.#owned].map(([ip, o]) => [ip, o.interfaces && [...o.interfaces]]));
+    return new Map([...this.#owned.values()].map((o) => [o.ip, o.interfaces && [...o.interfaces]]));
   }
 
   /**
@@ -165,7 +168,8 @@ export class NdpResponder {
    * Throws a `TypeError` for text that is not an IPv6 address.
    */
   announce(ip: string, options: NdpAnnounceOptions = {}): void {
-    const key = ipv6Key(ip);
+    const text = canonicalIpv6(ip);
+    const key = hexKey(text);
     if (this.#closed) return;
     const interfaces = options.interfaces && new Set(options.interfaces);
     const previous = this.#owned.get(key);
@@ -177,11 +181,11 @@ export class NdpResponder {
       return;
     }
     previous?.cancelBurst();
-    const ownership: Ownership = { interfaces, cancelBurst: () => {} };
+    const ownership: Ownership = { ip: text, interfaces, cancelBurst: () => {} };
     this.#owned.set(key, ownership);
     this.#syncAll();
     ownership.cancelBurst = this.#burst(key);
-    this.#logger.info("Announcing VIP", { ip: key, interfaces: interfaces ? [...interfaces] : "all" });
+    this.#logger.info("Announcing VIP", { ip: text, interfaces: interfaces ? [...interfaces] : "all" });
   }
 
   /**
@@ -191,7 +195,7 @@ export class NdpResponder {
   reannounce(ip?: string): void {
     const only = ip === undefined ? undefined : canonicalIp(ip) ?? ip;
     for (const [key, ownership] of this.#owned) {
-      if (only !== undefined && key !== only) continue;
+      if (only !== undefined && ownership.ip !== only) continue;
       ownership.cancelBurst();
       ownership.cancelBurst = this.#burst(key);
     }
@@ -199,21 +203,24 @@ export class NdpResponder {
 
   /** Gives up an IPv6 VIP: nothing more is answered for it after this returns; its group is left. */
   withdraw(ip: string): void {
-    const key = canonicalIp(ip) ?? ip;
+    const text = canonicalIp(ip);
+    if (text === undefined || !text.includes(":")) return;
+    const key = hexKey(text);
     const ownership = this.#owned.get(key);
     if (ownership === undefined) return;
     this.#owned.delete(key);
     ownership.cancelBurst();
     this.#syncAll();
-    this.#logger.info("Withdrew VIP", { ip: key });
+    this.#logger.info("Withdrew VIP", { ip: text });
   }
 
   /** Decides about one received frame and sends the advertisement if one is due. */
   handleFrame(socket: FrameSocket, bytes: Uint8Array): NdpOutcome {
+    // The hot path compares bytes and looks the target up by its hex form; no address is parsed or formatted.
     const iface = socket.interfaceName;
-    const decoded = decodeNdp(bytes);
-    if (!decoded.ok) {
-      const { reason, message } = decoded.error;
+    const read = readNdp(bytes);
+    if (!read.ok) {
+      const { reason, message } = read.error;
       this.#malformed.inc({ interface: iface, reason });
       this.#logger.warnOnce(`ndp-malformed:${iface}:${reason}`, "Ignoring invalid NDP frames", {
         interface: iface,
@@ -222,39 +229,38 @@ export class NdpResponder {
       });
       return { action: "malformed", reason };
     }
-    const frame = decoded.frame;
-    const ignore = (reason: NdpIgnoreReason): NdpOutcome => {
-      this.#ignored.inc({ interface: iface, reason });
-      return { action: "ignored", reason };
-    };
-    if (frame.message.type !== "solicitation") return ignore("not_solicitation");
-    const request = frame as NdpFrame & { message: NeighborSolicitation };
-    const target = request.message.target;
-    const ourMac = macText(socket);
-    const groupDestination = (parseInt(frame.destinationMac.slice(0, 2), 16) & 1) === 1;
-    if (!groupDestination && frame.destinationMac !== ourMac) return ignore("not_for_us");
+    const view = read.view;
+    if (view.type !== ICMPV6_NEIGHBOR_SOLICITATION) return this.#ignore(iface, "not_solicitation");
+    const mac = socket.mac;
+    if ((bytes[0]! & 1) === 0 && !sameBytesAt(bytes, 0, mac, 6)) return this.#ignore(iface, "not_for_us");
     // To a group, a solicitation goes to the target's solicited-node address; unicast, to the target itself.
-    if (frame.destinationIp.startsWith("ff") && frame.destinationIp !== solicitedNodeAddress(target)) {
-      return ignore("not_for_us");
+    if (bytes[NDP_DESTINATION_AT] === 0xff && !toSolicitedNodeOfTarget(bytes)) return this.#ignore(iface, "not_for_us");
+    if (sameBytesAt(bytes, 6, mac, 6)) return this.#ignore(iface, "own_frame");
+    const ownership = this.#owned.get(hexAt(bytes, NDP_TARGET_AT));
+    if (ownership === undefined) return this.#ignore(iface, "not_owned");
+    if (ownership.interfaces !== undefined && !ownership.interfaces.has(iface)) {
+      return this.#ignore(iface, "interface_not_allowed");
     }
-    if (frame.sourceMac === ourMac) return ignore("own_frame");
-    const ownership = this.#owned.get(target);
-    if (ownership === undefined) return ignore("not_owned");
-    if (ownership.interfaces !== undefined && !ownership.interfaces.has(iface)) return ignore("interface_not_allowed");
-    const dad = frame.sourceIp === "::";
+    const dad = view.sourceUnspecified;
     if (dad) {
       // Another host wants our VIP for itself: defend it (RFC 4861 §7.2.4), and say so once.
-      this.#logger.warnOnce(`ndp-dad:${target}:${frame.sourceMac}`, "Another host probes a VIP we own", {
-        ip: target,
-        mac: frame.sourceMac,
+      const sender = formatMac(bytes.subarray(6, 12));
+      this.#logger.warnOnce(`ndp-dad:${ownership.ip}:${sender}`, "Another host probes a VIP we own", {
+        ip: ownership.ip,
+        mac: sender,
         interface: iface,
       });
     }
-    if (!this.#send(socket, encodeSolicitationReply({ request, mac: socket.mac }))) {
-      return { action: "send_failed", ip: target };
+    if (!this.#send(socket, encodeSolicitationReplyFromView(view, mac))) {
+      return { action: "send_failed", ip: ownership.ip };
     }
     this.#replies.inc({ interface: iface });
-    return { action: "answered", ip: target, dad };
+    return { action: "answered", ip: ownership.ip, dad };
+  }
+
+  #ignore(iface: string, reason: NdpIgnoreReason): NdpOutcome {
+    this.#ignored.inc({ interface: iface, reason });
+    return { action: "ignored", reason };
   }
 
   /** Stops answering, cancels bursts, leaves groups, and closes every socket. */
@@ -294,7 +300,7 @@ export class NdpResponder {
   /** Brings one socket's groups and kernel filter in line with the owned VIPs allowed on its interface. */
   #sync(reader: Reader): void {
     const iface = reader.socket.interfaceName;
-    const ips = [...this.#owned].filter(([, o]) => this.#allowed(o, iface)).map(([ip]) => ip);
+    const ips = [...this.#owned.values()].filter((o) => this.#allowed(o, iface)).map((o) => o.ip);
     // Join before narrowing the filter, leave after, so no solicitation for a VIP kept is missed in between.
     const wanted = new Set(ips.map((ip) => formatMac(solicitedNodeMac(ip))));
     for (const group of wanted) if (!reader.groups.has(group)) this.#join(reader, group);
@@ -336,14 +342,14 @@ export class NdpResponder {
     }
   }
 
-  #burst(ip: string): () => void {
+  #burst(key: string): () => void {
     const cancels: (() => void)[] = [];
     const fire = (): void => {
-      const ownership = this.#owned.get(ip);
+      const ownership = this.#owned.get(key);
       if (ownership === undefined) return;
       for (const { socket } of this.#readers.values()) {
         if (!this.#allowed(ownership, socket.interfaceName)) continue;
-        if (this.#send(socket, encodeUnsolicitedAdvertisement({ mac: socket.mac, ip }))) {
+        if (this.#send(socket, encodeUnsolicitedAdvertisement({ mac: socket.mac, ip: ownership.ip }))) {
           this.#unsolicited.inc({ interface: socket.interfaceName });
         }
       }
@@ -371,19 +377,36 @@ export class NdpResponder {
 }
 
 /** Canonical text of an IPv6 address, so "2001:DB8:0::10" and "2001:db8::10" are one VIP. */
-function ipv6Key(ip: string): string {
+function canonicalIpv6(ip: string): string {
   const canonical = canonicalIp(ip);
   if (canonical === undefined || !canonical.includes(":")) throw new TypeError(`"${ip}" is not an IPv6 address`);
   return canonical;
 }
 
-const macTexts = new WeakMap<FrameSocket, string>();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-function macText(socket: FrameSocket): string {
-  let text = macTexts.get(socket);
-  if (text === undefined) {
-    text = formatMac(socket.mac);
-    macTexts.set(socket, text);
-  }
-  return text;
+/** Hex of the 16 address bytes at `offset`. */
+function hexAt(bytes: Uint8Array, offset: number): string {
+  let out = "";
+  for (let i = offset; i < offset + 16; i++) out += HEX[bytes[i]!];
+  return out;
 }
+
+function hexKey(canonical: string): string {
+  return hexAt(ipToBytes(parseIp(canonical)), 0);
+}
+
+function sameBytesAt(bytes: Uint8Array, offset: number, other: Uint8Array, length: number): boolean {
+  for (let i = 0; i < length; i++) if (bytes[offset + i] !== other[i]) return false;
+  return true;
+}
+
+/** Whether the IPv6 destination is ff02::1:ffXX:XXXX with the target's low 24 bits (RFC 4291 §2.7.1). */
+function toSolicitedNodeOfTarget(bytes: Uint8Array): boolean {
+  const d = NDP_DESTINATION_AT;
+  for (let i = 0; i < 13; i++) if (bytes[d + i] !== SOLICITED_NODE_PREFIX[i]) return false;
+  return bytes[d + 13] === bytes[NDP_TARGET_AT + 13] && bytes[d + 14] === bytes[NDP_TARGET_AT + 14] &&
+    bytes[d + 15] === bytes[NDP_TARGET_AT + 15];
+}
+
+const SOLICITED_NODE_PREFIX = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff];
