@@ -6,6 +6,7 @@ import { HELP_TEXT, parseCommandLine, UsageError } from "./src/config/flags.ts";
 import { runDaemon, StartupError } from "./src/daemon/mod.ts";
 import { createLogger } from "./src/log/mod.ts";
 import { Shutdown } from "./src/ops/mod.ts";
+import { runStatus, StatusError } from "./src/status/mod.ts";
 import { VERSION } from "./src/version.ts";
 
 const encoder = new TextEncoder();
@@ -35,9 +36,15 @@ export async function main(args: readonly string[]): Promise<number> {
     case "version":
       print(`metallite ${VERSION} (deno ${Deno.version.deno}, ${Deno.build.target})\n`);
       return 0;
-    case "status":
-      fail("status is not available yet", 1);
-      break;
+    case "status": {
+      const log = createLogger({ level: "warn" });
+      try {
+        return await runStatus(command.options, { log, stdout: print, color: Deno.stdout.isTerminal() });
+      } catch (error) {
+        if (error instanceof StatusError) fail(error.message, 1);
+        throw error;
+      }
+    }
     case "run": {
       const log = createLogger({ level: command.options.logLevel, format: command.options.logFormat });
       const shutdown = new Shutdown({ log });

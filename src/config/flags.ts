@@ -71,6 +71,8 @@ export interface StatusOptions {
   readonly namespace: string;
   /** "text" table or "json". */
   readonly output: "text" | "json";
+  /** YAML files of MetalLB objects the daemons were started with, so their pools can be explained. */
+  readonly configFiles: readonly string[];
 }
 
 /** What the command line asks for. */
@@ -122,7 +124,7 @@ Flags for run:
   --log-format FORMAT     text or json (default: text)
 
 Flags for status:
-  --kubeconfig PATH, --namespace NS as above; --output text|json
+  --kubeconfig PATH, --namespace NS, --config FILE as above; --output text|json
 `;
 
 const RUN_FLAGS = {
@@ -144,6 +146,7 @@ const RUN_FLAGS = {
 
 const STATUS_FLAGS = {
   kubeconfig: { type: "string" },
+  config: { type: "string", multiple: true },
   namespace: { type: "string" },
   output: { type: "string", short: "o" },
   help: { type: "boolean", short: "h" },
@@ -318,6 +321,7 @@ export function parseCommandLine(argv: readonly string[], environment: FlagEnvir
       options: {
         namespace: parseNamespace(values.namespace),
         output: parseChoice("--output", values.output, ["text", "json"] as const, "text"),
+        configFiles: values.config ?? [],
         ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),
       },
     };

@@ -30,6 +30,8 @@ import type { Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import { NdpResponder, openNdpProbeSocket, openNdpSocket, probeNdp } from "../ndp/mod.ts";
 import { cidrToRange, parseCidr, parseIp, rangeContains } from "../ip/mod.ts";
+import { encodeNodeConfig, NODE_CONFIG_ANNOTATION } from "../status/node_config.ts";
+import { VERSION } from "../version.ts";
 import type { Caches } from "./caches.ts";
 import type { ModelSource } from "./model_source.ts";
 
@@ -162,6 +164,10 @@ export async function startLayer2(options: Layer2Options): Promise<Layer2> {
     identity: run.nodeName,
     leaseDurationSeconds: NODE_LEASE_DURATION_SECONDS,
     labels: { ...NODE_LEASE_LABELS },
+    // What this instance runs with, so `metallite status` can explain elections for pools given as flags.
+    annotations: () => ({
+      [NODE_CONFIG_ANNOTATION]: encodeNodeConfig(run, { version: VERSION, announceInterfaces: opened }),
+    }),
   });
   const renew = () =>
     lease.tryAcquireOrRenew().catch((error) => log.warnOnce("node-lease", "cannot renew the node Lease", { error }));

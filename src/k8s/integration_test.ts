@@ -173,10 +173,11 @@ Deno.test("updateServiceStatus() retries after 409s on the status subresource", 
       services: api.services,
       namespace: "default",
       name: "web",
+      // The API server (1.32) adds ipMode "VIP" to ingress entries with an IP, as the fake one does.
       update: () => ({ loadBalancer: { ingress: [{ ip: "192.0.2.10" }] } }),
     });
-    assertEquals(written?.status?.loadBalancer?.ingress, [{ ip: "192.0.2.10" }]);
-    assertEquals(s.get("services", "default", "web").status.loadBalancer.ingress, [{ ip: "192.0.2.10" }]);
+    assertEquals(written?.status?.loadBalancer?.ingress, [{ ip: "192.0.2.10", ipMode: "VIP" }]);
+    assertEquals(s.get("services", "default", "web").status.loadBalancer.ingress, [{ ip: "192.0.2.10", ipMode: "VIP" }]);
     const statusPuts = s.requests.filter((r) => r.subresource === "status" && r.method === "PUT");
     assertEquals(statusPuts.map((r) => r.status), [409, 409, 200]);
     // A real conflict: someone else changed the Service since our cached copy.

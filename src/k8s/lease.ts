@@ -27,6 +27,8 @@ export interface LeaseLockOptions {
   clock?: Clock;
   /** Labels put on a Lease this lock creates. */
   labels?: Record<string, string>;
+  /** Annotations written on every acquire and renewal (e.g. what this holder is configured with). */
+  annotations?: () => Record<string, string>;
 }
 
 /** Formats a metav1.MicroTime (RFC 3339 with exactly six fractional digits, as the API server parses it). */
@@ -134,7 +136,11 @@ export class LeaseLock {
       leaseTransitions: (spec.leaseTransitions ?? 0) + (renewing ? 0 : 1),
     };
     try {
-      const written = await this.#options.leases.update({ ...current, spec: nextSpec });
+      const annotations = this.#options.annotations?.();
+      const metadata = annotations
+        ? { ...current.metadata, annotations: { ...current.metadata.annotations, ...annotations } }
+        : current.metadata;
+      const written = await this.#options.leases.update({ ...current, metadata, spec: nextSpec });
       this.#observe(written);
       this.#held = true;
       this.#renewedAt = now;
@@ -152,6 +158,7 @@ export class LeaseLock {
         name: this.#options.name,
         namespace: this.#options.namespace,
         ...(this.#options.labels ? { labels: this.#options.labels } : {}),
+        ...(this.#options.annotations ? { annotations: this.#options.annotations() } : {}),
       },
       spec: {
         holderIdentity: this.#options.identity,

@@ -25,11 +25,11 @@ export class StatusError extends Error {
   override name = "StatusError";
 }
 
-/** Options of `metallite status`: the parsed flags, plus `--config` files when the command line offers them. */
-export interface StatusRunOptions extends StatusOptions {
+/** Options of `metallite status`: the parsed flags (`configFiles` optional for callers other than main). */
+export type StatusRunOptions = Omit<StatusOptions, "configFiles"> & {
   /** YAML files of MetalLB objects the instances read too (their content is not in the cluster). */
   readonly configFiles?: readonly string[];
-}
+};
 
 /** Where `metallite status` writes and what it may use; everything but `log` and `stdout` has a default. */
 export interface StatusIo {
