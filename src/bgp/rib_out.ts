@@ -135,6 +135,7 @@ export function planRoutes(
 ): { planned: Map<string, PlannedRoute>; skipped: SkippedRoute[] } {
   const planned = new Map<string, PlannedRoute>();
   const skipped: SkippedRoute[] = [];
+  const sharedAttributes = new Map<string, Omit<PlannedRoute, "prefix">>();
   const ibgp = ctx.localAsn === ctx.peerAsn;
   const local = tryParseIp(ctx.localAddress);
   const asPath = ibgp ? [] : [{ type: AsPathSegmentType.AS_SEQUENCE, asns: [ctx.localAsn] }];
@@ -167,15 +168,6 @@ export function planRoutes(
       if (nextHop.family === 4) nextHop = ipv4Mapped(nextHop);
     }
     const localPref = ibgp ? route.localPref ?? 100 : undefined;
-    const attributes: PathAttributes = {
-      origin: Origin.IGP,
-      asPath,
-      ...(family === 4 ? { nextHop } : {}),
-      ...(route.med !== undefined ? { med: route.med } : {}),
-      ...(localPref !== undefined ? { localPref } : {}),
-      ...(communities.length > 0 ? { communities } : {}),
-      ...(large.length > 0 ? { largeCommunities: large } : {}),
-    };
     const linkLocal = family === 6 && ctx.linkLocalNextHop ? parseIp(ctx.linkLocalNextHop) : undefined;
     const attributesKey = [
       family,
@@ -186,11 +178,27 @@ export function planRoutes(
       communities.join(","),
       large.map((l) => `${l.globalAdmin}:${l.localData1}:${l.localData2}`).join(","),
     ].join("|");
-    const entry: PlannedRoute = family === 4
-      ? { prefix, attributes, attributesKey }
-      : linkLocal
-      ? { prefix, attributes, attributesKey, nextHopV6: nextHop, linkLocalV6: linkLocal }
-      : { prefix, attributes, attributesKey, nextHopV6: nextHop };
+    // Routes with equal attributes share one attributes object: thousands of VIPs usually have a handful of
+    // distinct attribute sets, so this keeps the memory held per route small.
+    let shared = sharedAttributes.get(attributesKey);
+    if (!shared) {
+      const attributes: PathAttributes = {
+        origin: Origin.IGP,
+        asPath,
+        ...(family === 4 ? { nextHop } : {}),
+        ...(route.med !== undefined ? { med: route.med } : {}),
+        ...(localPref !== undefined ? { localPref } : {}),
+        ...(communities.length > 0 ? { communities } : {}),
+        ...(large.length > 0 ? { largeCommunities: large } : {}),
+      };
+      shared = family === 4
+        ? { attributes, attributesKey }
+        : linkLocal
+        ? { attributes, attributesKey, nextHopV6: nextHop, linkLocalV6: linkLocal }
+        : { attributes, attributesKey, nextHopV6: nextHop };
+      sharedAttributes.set(attributesKey, shared);
+    }
+    const entry: PlannedRoute = { ...shared, prefix };
     planned.set(prefixKey(prefix), entry);
   }
   return { planned, skipped };
