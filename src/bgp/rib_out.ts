@@ -43,6 +43,21 @@ export interface SessionContext {
   readonly families: readonly AfiSafi[];
 }
 
+/**
+ * Checks routes the way {@link planRoutes} reads them, so a malformed one is refused when it is handed over
+ * rather than when a session comes up. Throws `SyntaxError` or `RangeError` naming the route.
+ */
+export function validateRoutes(routes: readonly Route[]): void {
+  for (const route of routes) {
+    parsePrefix(route.prefix);
+    checkU32("MED", route.med, route.prefix);
+    checkU32("local preference", route.localPref, route.prefix);
+    for (const c of route.communities ?? []) parseCommunity(c);
+    for (const c of route.largeCommunities ?? []) parseLargeCommunity(c);
+    if (route.nextHop !== undefined) parseIp(route.nextHop);
+  }
+}
+
 /** A route ready for one session: parsed prefix and the exact attributes to send. */
 export interface PlannedRoute {
   /** The prefix. */

@@ -195,7 +195,7 @@ export class PeerSession {
   /** Recomputes this peer's routes and sends the difference (when Established). */
   syncRoutes(): void {
     if (this.#fsm.state !== "established") return;
-    this.#sendAll(this.#rib.sync(this.#plan()));
+    this.#sendAll(this.#syncUpdates());
     this.stats.announced = this.#rib.size;
   }
 
@@ -487,6 +487,17 @@ export class PeerSession {
     this.#timers.delete(timer);
   }
 
+  /** Updates that bring the peer to the routes it should have; none (and an error log) if planning fails. */
+  #syncUpdates(): UpdateMessage[] {
+    try {
+      return this.#rib.sync(this.#plan());
+    } catch (error) {
+      // The speaker validates routes before accepting them, so this is a bug; keep the session and what it has.
+      this.#deps.logger.error("cannot plan routes for peer", { peer: this.#options.name, error });
+      return [];
+    }
+  }
+
   #plan() {
     const n = this.#fsm.negotiated!;
     const { planned, skipped } = planRoutes(this.#deps.routes(), {
@@ -523,7 +534,7 @@ export class PeerSession {
       localAddress: this.#localAddress,
     });
     this.#rib.clear();
-    this.#sendAll(this.#rib.sync(this.#plan()));
+    this.#sendAll(this.#syncUpdates());
     this.stats.announced = this.#rib.size;
     // RFC 4724 §2: End-of-RIB after the initial table, per family.
     for (const f of n.families) if (f.safi === SAFI_UNICAST) this.#send(endOfRib(f));

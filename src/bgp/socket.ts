@@ -395,6 +395,7 @@ class SocketConnection implements BgpConnection {
   #handlers: ConnectionHandlers | undefined;
   #error = "";
   #ended = false;
+  #gone = false;
   #killTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: Socket, local: { address: string; port: number }, remote: { address: string; port: number }) {
@@ -405,6 +406,7 @@ class SocketConnection implements BgpConnection {
     this.remotePort = remote.port;
     this.closed = new Promise((resolve) => {
       socket.on("close", () => {
+        this.#gone = true;
         if (this.#killTimer !== undefined) clearTimeout(this.#killTimer);
         this.#handlers?.closed(this.#error || (this.#ended ? "closed by us" : "connection closed by peer"));
         this.#handlers = undefined;
@@ -427,7 +429,7 @@ class SocketConnection implements BgpConnection {
   }
 
   close(): void {
-    if (this.#ended) return;
+    if (this.#ended || this.#gone) return;
     this.#ended = true;
     this.#socket.end();
     // A peer that stops reading would keep a half-closed socket forever; give the NOTIFICATION a second to leave.

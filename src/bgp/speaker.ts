@@ -12,7 +12,7 @@ import type { FsmConfig, Negotiated, SessionState } from "./fsm.ts";
 import { shutdownCommunication } from "./message.ts";
 import { describeNotification } from "./errors.ts";
 import { parseBgpId } from "./open.ts";
-import type { Route } from "./rib_out.ts";
+import { type Route, validateRoutes } from "./rib_out.ts";
 import { PeerSession, type SessionEvent, type SessionStats } from "./session.ts";
 import {
   type AcceptDecision,
@@ -169,7 +169,10 @@ export interface Speaker {
   addPeer(peer: PeerConfig): void;
   /** Stops a peer's session (Cease / Peer De-configured, RFC 4486) and forgets it. */
   removePeer(name: string): Promise<void>;
-  /** The routes one peer should have; the difference is sent at once (or when the session comes up). */
+  /**
+   * The routes one peer should have; the difference is sent at once (or when the session comes up). Throws
+   * `SyntaxError`/`RangeError` for a malformed route (nothing is changed then).
+   */
   setRoutes(peer: string, routes: readonly Route[]): void;
   /** Tells the session of a peer that BFD saw the path go down. */
   bfdDown(peer: string): void;
@@ -459,6 +462,7 @@ export function createSpeaker(options: SpeakerOptions): Speaker {
   function setRoutes(peer: string, routes: readonly Route[]): void {
     const entry = peers.get(peer);
     if (!entry) throw new TypeError(`Peer "${peer}" is not configured`);
+    validateRoutes(routes);
     entry.routes = routes;
     entry.session.syncRoutes();
   }

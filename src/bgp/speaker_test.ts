@@ -212,6 +212,11 @@ Deno.test("speaker validates peers and counts into the metrics registry", async 
   assertThrows(() => speaker.addPeer({ address: "198.51.100.1", asn: 1, password: "x".repeat(81) }), RangeError);
   assertThrows(() => speaker.addPeer({ address: "198.51.100.1", asn: 1, sourceAddress: "2001:db8::1" }), TypeError);
   assertThrows(() => speaker.setRoutes("nobody", []), TypeError);
+  speaker.addPeer({ name: "v", address: "198.51.100.9", asn: 64509 });
+  assertThrows(() => speaker.setRoutes("v", [{ prefix: "203.0.113.1/33" }]), SyntaxError, "203.0.113.1/33");
+  assertThrows(() => speaker.setRoutes("v", [{ prefix: "203.0.113.1", communities: ["x"] }]), SyntaxError, "x");
+  assertThrows(() => speaker.setRoutes("v", [{ prefix: "203.0.113.1", localPref: 2 ** 32 }]), RangeError);
+  await speaker.removePeer("v");
   assertThrows(() => createSpeaker({ asn: 1, routerId: "0.0.0.0" }), TypeError);
   speaker.addPeer({ address: "198.51.100.1", asn: 64501 });
   speaker.setRoutes("198.51.100.1", hosts(5));
