@@ -258,3 +258,44 @@ protocol bgp node1 from node { neighbor ${n1.ipv4} as 64500; }
     }
   },
 });
+
+Deno.test({
+  name: "BIRD and our speaker dialling each other at once settle on one session (collision resolution)",
+  ignore: skip !== undefined,
+  fn: async () => {
+    await using lab = await createLab({ router: true, nodes: 1, client: false });
+    const dir = await tempDir();
+    const n1 = lab.nodes[0]!;
+    // Our identifier (198.51.100.11) is higher than BIRD's (198.51.100.1), so our outgoing connection must win.
+    const speaker = createSpeaker({
+      asn: 64500,
+      routerId: n1.ipv4,
+      logger: silentLogger,
+      scope: scopeOf(n1),
+      acceptIncoming: true,
+    });
+    try {
+      const bird = await startBird(
+        lab,
+        lab.router!,
+        `${BIRD_BASE}
+protocol bgp node1 from node { neighbor ${n1.ipv4} as 64500; connect delay time 0; }
+`,
+        dir.path,
+      );
+      speaker.addPeer({ name: "router", address: "198.51.100.1", asn: 64501 });
+      speaker.setRoutes("router", [{ prefix: "203.0.113.10/32" }]);
+      await waitFor("BIRD to hold the route", async () => (await bird.routes("node1")).size === 1, {
+        timeoutMs: 15_000,
+      });
+      await new Promise((r) => setTimeout(r, 2000));
+      assertEquals(speaker.peers()[0]?.state, "established");
+      assertEquals(speaker.peers()[0]?.stats.establishedTransitions, 1, "one session, established once");
+      assertEquals(await bird.bgpState("node1"), "Established");
+    } finally {
+      await speaker.shutdown();
+      await lab.close();
+      await dir.remove();
+    }
+  },
+});
