@@ -299,3 +299,36 @@ protocol bgp node1 from node { neighbor ${n1.ipv4} as 64500; connect delay time 
     }
   },
 });
+
+Deno.test({
+  name: "a passive peer: BIRD connects to our listener, signed with the MD5 key set on the listening socket",
+  ignore: skip !== undefined,
+  fn: async () => {
+    await using lab = await createLab({ router: true, nodes: 1, client: false });
+    const dir = await tempDir();
+    const n1 = lab.nodes[0]!;
+    const speaker = createSpeaker({ asn: 64500, routerId: n1.ipv4, logger: silentLogger, scope: scopeOf(n1) });
+    try {
+      speaker.addPeer({ name: "router", address: "198.51.100.1", asn: 64501, passive: true, password: "metal lite" });
+      speaker.setRoutes("router", [{ prefix: "203.0.113.10/32" }]);
+      const bird = await startBird(
+        lab,
+        lab.router!,
+        `${BIRD_BASE}
+protocol bgp node1 from node { neighbor ${n1.ipv4} as 64500; password "metal lite"; connect delay time 0; }
+`,
+        dir.path,
+      );
+      await waitFor(
+        "BIRD to hold the route over the session it opened",
+        async () => (await bird.routes("node1")).size === 1,
+        { timeoutMs: 15_000 },
+      );
+      assertEquals(speaker.peers()[0]?.state, "established");
+    } finally {
+      await speaker.shutdown();
+      await lab.close();
+      await dir.remove();
+    }
+  },
+});
