@@ -12,6 +12,7 @@ import { Registry } from "../metrics/mod.ts";
 import { OpsServerError, type Shutdown, startOpsServer } from "../ops/mod.ts";
 import { VERSION } from "../version.ts";
 import { startCaches } from "./caches.ts";
+import { startBgp } from "./bgp.ts";
 import { startLayer2 } from "./layer2.ts";
 import { ConfigFileError, startModelSource } from "./model_source.ts";
 
@@ -93,6 +94,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     throw new StartupError((error as Error).message);
   }
   shutdown.add("stop answering ARP and NDP", () => layer2.stop());
+  const bgp = await startBgp({ run, api, caches, models, events, log, registry });
+  shutdown.add("withdraw BGP routes", () => bgp.stop());
 
   await shutdown.done;
   log.info("metallite stopped");
