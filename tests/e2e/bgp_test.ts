@@ -242,3 +242,130 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test({
+  name: "--bgp-peer/--asn/--pool flags announce over eBGP; a Service losing its endpoints is withdrawn",
+  ignore: skip !== undefined,
+}, async () => {
+  const dir = await tempDir();
+  await using cluster = await createCluster({
+    nodes: 2,
+    router: true,
+    args: ["--bgp-peer", "198.51.100.1,asn=64512,hold-time=9", "--asn", "64513", "--pool", "203.0.113.10-203.0.113.20"],
+  });
+  const { lab } = cluster;
+  const bird = await startBird(
+    lab,
+    lab.router!,
+    `
+log stderr { warning, error, fatal };
+router id 198.51.100.1;
+protocol device { }
+${
+      lab.nodes.map((n) =>
+        `protocol bgp ${n.name} {
+  local as 64512;
+  neighbor ${n.ipv4} as 64513;
+  connect retry time 1;
+  error wait time 1, 4;
+  ipv4 { import all; export none; };
+}`
+      ).join("\n")
+    }
+`,
+    dir.path,
+  );
+  try {
+    cluster.createService({ name: "web", ips: ["203.0.113.15"] });
+    for (const n of lab.nodes) {
+      const route = await waitFor(`${n.name}'s eBGP route`, async () => {
+        return (await bird.routes(n.name)).get("203.0.113.15/32");
+      }, { timeoutMs: 20_000, intervalMs: 100 });
+      assertEquals([route.nextHop, route.asPath, route.communities], [n.ipv4, "64513", []]);
+    }
+    cluster.api.delete("endpointslices", "default", "web-abc12");
+    await waitFor("the route withdrawn by every node", async () => {
+      for (const n of lab.nodes) if ((await bird.routes(n.name)).has("203.0.113.15/32")) return false;
+      return true;
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+    for (const n of lab.nodes) assertEquals(await bird.bgpState(n.name), "Established", "the sessions stay up");
+  } catch (error) {
+    for (const [name, process] of cluster.daemons) console.error(`--- ${name}\n${process.output().slice(-4000)}`);
+    throw error;
+  } finally {
+    await bird.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name: "a BGPPeer's passwordSecret is read from the cluster and used for TCP MD5",
+  ignore: skip !== undefined,
+}, async () => {
+  const dir = await tempDir();
+  const configPath = `${dir.path}/metallb.yaml`;
+  await Deno.writeTextFile(
+    configPath,
+    `
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: { name: bgp, namespace: ${NS} }
+spec: { addresses: [203.0.113.10-203.0.113.20] }
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: { name: router, namespace: ${NS} }
+spec:
+  myASN: 64513
+  peerASN: 64512
+  peerAddress: 198.51.100.1
+  holdTime: 9s
+  passwordSecret: { name: bgp-password, namespace: ${NS} }
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: { name: all, namespace: ${NS} }
+`,
+  );
+  await using cluster = await createCluster({ nodes: 1, router: true, start: false, args: ["--config", configPath] });
+  const { lab } = cluster;
+  const node = lab.nodes[0]!;
+  cluster.api.create("secrets", {
+    metadata: { name: "bgp-password", namespace: NS },
+    type: "kubernetes.io/basic-auth",
+    data: { password: btoa("metal lite") },
+  });
+  const bird = await startBird(
+    lab,
+    lab.router!,
+    `
+log stderr { warning, error, fatal };
+router id 198.51.100.1;
+protocol device { }
+protocol bgp ${node.name} {
+  local as 64512;
+  neighbor ${node.ipv4} as 64513;
+  password "metal lite";
+  connect retry time 1;
+  error wait time 1, 4;
+  ipv4 { import all; export none; };
+}
+`,
+    dir.path,
+  );
+  try {
+    cluster.startDaemon(node);
+    cluster.createService({ name: "web", ips: ["203.0.113.10"] });
+    await waitFor("the MD5 session Established with the route", async () => {
+      return (await bird.routes(node.name)).has("203.0.113.10/32");
+    }, { timeoutMs: 20_000, intervalMs: 100 });
+    const output = cluster.daemons.get(node.name)!.output();
+    assert(!output.includes("metal lite"), "the password never appears in the logs");
+  } catch (error) {
+    for (const [name, process] of cluster.daemons) console.error(`--- ${name}\n${process.output().slice(-4000)}`);
+    throw error;
+  } finally {
+    await bird.stop();
+    await dir.remove();
+  }
+});
