@@ -40,6 +40,8 @@ import type { ModelSource } from "./model_source.ts";
 const METRICS_INTERVAL_MS = 5_000;
 /** How often password Secrets are read again (a changed password re-creates the session). */
 const SECRET_REFRESH_MS = 60_000;
+/** How soon a password Secret that could not be used is read again. */
+const SECRET_RETRY_MS = 5_000;
 /** Retry delay after a failed status write. */
 const STATUS_RETRY_MS = 5_000;
 /** Longest wait for removing our ServiceBGPStatus objects on stop. */
@@ -65,6 +67,8 @@ export interface BgpOptions {
   createSpeaker?: (options: SpeakerOptions) => Speaker;
   /** Least time between two reconciles, ms; default 100. */
   minIntervalMs?: number;
+  /** How soon an unusable password Secret is read again, ms; default 5,000 (a good one: every 60 s). */
+  secretRetryMs?: number;
 }
 
 /** BGP on this node. */
@@ -136,6 +140,7 @@ export function peerConfigFor(
 }
 
 interface SecretEntry {
+  ref: { name: string; namespace: string };
   password?: string;
   error?: string;
   fetching: boolean;
@@ -170,6 +175,9 @@ export function startBgp(options: BgpOptions): Promise<Bgp> {
   const running = new Map<string, { key: string; families: readonly (4 | 6)[] }>();
   const routesSent = new Map<string, string>();
   const secrets = new Map<string, SecretEntry>();
+  /** Secrets the last reconcile asked for. */
+  let secretsInUse = new Set<string>();
+  const secretRetryMs = options.secretRetryMs ?? SECRET_RETRY_MS;
   /** Services this node announces, with the peers they go to. */
   const announced = new Map<string, ServiceAnnouncement>();
   let last: BgpAnnouncements | undefined;
@@ -181,21 +189,34 @@ export function startBgp(options: BgpOptions): Promise<Bgp> {
     error: string;
   } {
     const key = `${ref.namespace}/${ref.name}`;
+    secretsInUse.add(key);
     let entry = secrets.get(key);
-    const stale = entry !== undefined && !entry.fetching && Date.now() - entry.fetchedAt > SECRET_REFRESH_MS;
-    if (entry === undefined || stale) {
-      entry ??= { fetching: false, fetchedAt: 0 };
-      secrets.set(key, entry);
-      fetchSecret(key, ref, entry);
+    if (entry === undefined) {
+      secrets.set(key, entry = { ref, fetching: false, fetchedAt: 0 });
+      fetchSecret(key, entry);
     }
     if (entry.password !== undefined) return { password: entry.password };
     if (entry.error !== undefined) return { error: entry.error };
     return { pending: true };
   }
 
-  function fetchSecret(key: string, ref: { name: string; namespace: string }, entry: SecretEntry): void {
-    if (entry.fetching) return;
+  /** Reads again the Secrets that are due: unusable ones soon, good ones now and then; forgets unused ones. */
+  function refreshSecrets(): void {
+    const now = Date.now();
+    for (const [key, entry] of secrets) {
+      if (!secretsInUse.has(key)) {
+        secrets.delete(key);
+        continue;
+      }
+      const age = now - entry.fetchedAt;
+      if (age > (entry.password === undefined ? secretRetryMs : SECRET_REFRESH_MS)) fetchSecret(key, entry);
+    }
+  }
+
+  function fetchSecret(key: string, entry: SecretEntry): void {
+    if (entry.fetching || stopped) return;
     entry.fetching = true;
+    const { ref } = entry;
     api.secrets.get({ namespace: ref.namespace, name: ref.name }).then((secret) => {
       // MetalLB's rules: type kubernetes.io/basic-auth, key "password".
       if (secret.type !== "kubernetes.io/basic-auth") {
@@ -221,6 +242,9 @@ export function startBgp(options: BgpOptions): Promise<Bgp> {
         entry.error = result.error;
       }
       if (changed) poke();
+    }, (error) => {
+      entry.fetching = false;
+      log.warnOnce(`bgp-secret-read:${key}`, "reading a password Secret failed", { error });
     });
   }
 
@@ -230,6 +254,7 @@ export function startBgp(options: BgpOptions): Promise<Bgp> {
     const node = caches.nodes.get(run.nodeName);
     const nodeId = nodeRouterId(node);
 
+    secretsInUse = new Set();
     // The sessions this node should run, each with its exact configuration.
     const desired = new Map<string, { config: PeerConfig; families: readonly (4 | 6)[] }>();
     for (const peer of peersForNode(model.bgpPeers, node)) {
@@ -404,9 +429,7 @@ export function startBgp(options: BgpOptions): Promise<Bgp> {
   const offModel = models.onChange(poke);
   caches.whenSynced().then(poke, () => {});
   // Secrets are read with GET (no watch): look again now and then, so a changed password takes effect.
-  const secretTimer = setInterval(() => {
-    if (secrets.size > 0) poke();
-  }, SECRET_REFRESH_MS);
+  const secretTimer = setInterval(refreshSecrets, Math.min(secretRetryMs, SECRET_REFRESH_MS));
   const metricsTimer = setInterval(() => speaker?.collectMetrics(), METRICS_INTERVAL_MS);
 
   return Promise.resolve({
