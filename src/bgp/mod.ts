@@ -55,3 +55,5 @@ export type { BfdProfile } from "../bfd/mod.ts";
 export type { BgpConnection, ConnectionHandlers, DialOptions, ListenOptions, SocketScope } from "./socket.ts";
 export { type BgpMessage, decodeMessage, encodeMessage, MessageFramer } from "./message.ts";
 export { type BgpError, describeNotification } from "./errors.ts";
+export * from "./policy.ts";
+export * from "./status.ts";

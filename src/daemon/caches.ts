@@ -24,7 +24,10 @@ export interface Caches {
   endpointSlices: Informer<EndpointSlice>;
   /** metallite's node Leases. */
   nodeLeases: Informer<Lease>;
-  /** Calls `handler` on any change in any cache; returns an unsubscribe function. */
+  /**
+   * Calls `handler` on any change of Services, Nodes or EndpointSlices (not node Leases, which renew every 10 s and
+   * inform only status); returns an unsubscribe function.
+   */
   onAnyChange(handler: () => void): () => void;
   /** True once every cache has listed. */
   synced(): boolean;
@@ -72,7 +75,8 @@ export function startCaches(options: CachesOptions): Caches {
     endpointSlices,
     nodeLeases,
     onAnyChange(handler) {
-      const offs = all.map((i) => i.onChange(() => handler()));
+      const watched = [services, nodes, endpointSlices] as unknown as Informer<never>[];
+      const offs = watched.map((i) => i.onChange(() => handler()));
       return () => offs.forEach((off) => off());
     },
     synced: () => all.every((i) => i.hasSynced()),

@@ -191,7 +191,12 @@ export class EventRecorder {
           if (!isNotFound(error)) throw error;
         }
       }
-      const name = `${object.name}.${now.toString(16)}${(this.#sequence++ % 4096).toString(16).padStart(3, "0")}`;
+      // Random bits as well: several nodes record Events about the same Service, and a name taken by another
+      // node in the same millisecond would be refused with AlreadyExists and the Event lost.
+      const random = Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, "0");
+      const name = `${object.name}.${now.toString(16)}${
+        (this.#sequence++ % 4096).toString(16).padStart(3, "0")
+      }${random}`;
       const involvedObject: KubeEvent["involvedObject"] = { kind: object.kind, name: object.name };
       if (object.apiVersion !== undefined) involvedObject.apiVersion = object.apiVersion;
       if (object.namespace) involvedObject.namespace = object.namespace;

@@ -177,7 +177,10 @@ Deno.test("updateServiceStatus() retries after 409s on the status subresource", 
       update: () => ({ loadBalancer: { ingress: [{ ip: "192.0.2.10" }] } }),
     });
     assertEquals(written?.status?.loadBalancer?.ingress, [{ ip: "192.0.2.10", ipMode: "VIP" }]);
-    assertEquals(s.get("services", "default", "web").status.loadBalancer.ingress, [{ ip: "192.0.2.10", ipMode: "VIP" }]);
+    assertEquals(s.get("services", "default", "web").status.loadBalancer.ingress, [{
+      ip: "192.0.2.10",
+      ipMode: "VIP",
+    }]);
     const statusPuts = s.requests.filter((r) => r.subresource === "status" && r.method === "PUT");
     assertEquals(statusPuts.map((r) => r.status), [409, 409, 200]);
     // A real conflict: someone else changed the Service since our cached copy.
