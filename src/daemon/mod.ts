@@ -11,6 +11,9 @@ import type { Logger } from "../log/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import { OpsServerError, type Shutdown, startOpsServer } from "../ops/mod.ts";
 import { VERSION } from "../version.ts";
+import type { Model } from "../config/mod.ts";
+import { createConflictDetector } from "../l2/mod.ts";
+import { startAllocator } from "./allocator.ts";
 import { startCaches } from "./caches.ts";
 import { startBgp } from "./bgp.ts";
 import { startLayer2 } from "./layer2.ts";
@@ -19,6 +22,13 @@ import { ConfigFileError, startModelSource } from "./model_source.ts";
 /** A start-up failure with a one-line message; main prints it and exits with status 1. */
 export class StartupError extends Error {
   override name = "StartupError";
+}
+
+const USABLE = { usable: true } as const;
+
+/** Only addresses announced over Layer 2 share the LAN with other hosts, so only they are probed before use. */
+function isLayer2Pool(model: Model, pool: string | undefined): boolean {
+  return pool !== undefined && model.l2Advertisements.some((adv) => adv.pools.includes(pool));
 }
 
 /** Options for {@link runDaemon}. */
@@ -94,6 +104,37 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     throw new StartupError((error as Error).message);
   }
   shutdown.add("stop answering ARP and NDP", () => layer2.stop());
+
+  // One allocator per cluster (by Lease); every instance runs this and keeps its caches warm for a takeover.
+  const poke = { allocator: () => {} };
+  const detector = createConflictDetector({
+    probe: (ip) => layer2.probe(ip),
+    onSettled: () => poke.allocator(),
+    log,
+    metrics: registry,
+  });
+  const allocator = startAllocator({
+    api,
+    namespace: run.namespace,
+    nodeName: run.nodeName,
+    lbClass: run.lbClass,
+    // Until every configuration source has been read, a pool not known yet would look like a released address.
+    model: () => (models.ready() ? models.current() : undefined),
+    conflictDetector: {
+      check: (ip, pool) => (isLayer2Pool(models.current(), pool) ? detector.check(ip, pool) : USABLE),
+    },
+    log,
+    registry,
+  });
+  poke.allocator = () => allocator.poke();
+  const offModel = models.onChange(() => allocator.poke());
+  shutdown.add("release the allocator Lease", async () => {
+    offModel();
+    await allocator.stop();
+    await detector.stop();
+  });
+  readiness.push(() => allocator.ready() || "allocator caches not synced");
+
   const bgp = await startBgp({ run, api, caches, models, events, log, registry });
   shutdown.add("withdraw BGP routes", () => bgp.stop());
 

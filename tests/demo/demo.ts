@@ -45,7 +45,7 @@ function printTable(title: string, rows: Awaited<ReturnType<typeof ownerTable>>)
   }
 }
 
-async function demo(): Promise<void> {
+async function demo(): Promise<string> {
   const skip = labSkipReason() ?? toolSkipReason("arping") ??
     (await Deno.stat(BUNDLE_PATH).then(() => undefined, () => `${BUNDLE_PATH} is missing (run deno task bundle)`));
   if (skip) {
@@ -100,9 +100,16 @@ async function demo(): Promise<void> {
   );
   printTable("VIP → owner after the failover:", await ownerTable(cluster));
   line("\ncleaning up the lab...");
+  return cluster.lab.id;
 }
 
 if (import.meta.main) {
-  await demo();
-  line("done: no namespaces or processes left behind.");
+  const labId = await demo();
+  const list = await new Deno.Command("ip", { args: ["netns", "list"], stdout: "piped" }).output();
+  const left = new TextDecoder().decode(list.stdout).split("\n").filter((l) => l.startsWith(labId));
+  if (left.length) {
+    console.error(`metallite demo: namespaces left behind: ${left.join(", ")}`);
+    Deno.exit(1);
+  }
+  line("done: the lab's namespaces and processes are gone.");
 }
