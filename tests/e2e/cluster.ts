@@ -127,6 +127,9 @@ export async function createCluster(options: ClusterOptions = {}): Promise<Clust
             ports: [{ name: "http", protocol: "TCP", port: 80, targetPort: 8080 }],
             externalTrafficPolicy: service.trafficPolicy ?? "Cluster",
             ipFamilies: families,
+            // Kubernetes gives a Service a cluster IP of each family it asks for (from the service CIDR); the
+            // allocator reads the families from them, as MetalLB does.
+            clusterIPs: families.map((f) => (f === "IPv4" ? "10.96.0.10" : "fd00:10:96::a")),
             ipFamilyPolicy: families.length > 1 ? "RequireDualStack" : "SingleStack",
           },
         });

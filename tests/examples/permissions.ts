@@ -28,9 +28,10 @@ export const NEEDED_PERMISSIONS: readonly Permission[] = [
   {
     group: "",
     resource: "services",
-    verbs: ["get", "list", "watch"],
+    verbs: ["get", "list", "watch", "patch"],
     scope: "cluster",
-    why: "Service informer across namespaces; the status writer re-reads a Service after a 409 Conflict",
+    why: "Service informer across namespaces; the status writer re-reads a Service after a 409 Conflict; the " +
+      "allocator patches the metallb.io/ip-allocated-from-pool annotation, as MetalLB's controller does",
   },
   {
     group: "",
