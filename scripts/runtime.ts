@@ -7,22 +7,23 @@
 
 /**
  * V8 flags for the daemon; deno.json's start task repeats them and a test keeps both equal. Chosen with
- * bench/footprint.ts (each flag alone against V8's defaults, one lab node, Deno 2.9.6 on x86-64):
+ * `scripts/deno run -A bench/footprint.ts` (each flag alone against V8's defaults; one lab node; Deno 2.9.6, x86-64):
  *
- * - `--max-semi-space-size=1`: caps V8's young generation at 1 MB per semi-space (the default grows to 16 MB). With
- *   1,000 Services this took 50-60 MB off the resident set of a build with bounded API requests (157 -> 99 MB) and
- *   20 MB off the current one; idle it changes little (~1 MB). Start-up and reconcile CPU did not change measurably,
- *   nor did the ARP responder's CPU under a 10,000 requests/s flood (bench/arp_flood_cpu.ts: 7-8% of a core either
- *   way), since the hot paths allocate little.
- * - `--max-old-space-size=128`: a ceiling, not a target (V8 sizes the heap from what is live): it turns a runaway into
- *   a clear V8 out-of-memory exit instead of letting the heap eat a 1 GB Pi. A build with bounded API requests peaks
- *   at ~60 MB of heap with 10,000 Services.
+ * - `--max-semi-space-size=1`: caps V8's young generation at 1 MB per semi-space (by default it grows to 16 MB).
+ *   With 1,000 Services it took 20-45 MB off the resident set of the current build (237 -> 194 MB) and 58 MB off a
+ *   build with bounded API requests (157 -> 99 MB); idle, ~2 MB. Start-up and reconcile CPU stayed within the noise,
+ *   and so did the ARP responder's CPU under a 10,000 requests/s flood (bench/arp_flood_cpu.ts: 7-8% of a core either
+ *   way): the hot paths allocate little.
+ * - `--max-old-space-size=128`: a ceiling, not a target (V8 sizes the heap from what is live): a runaway ends in a
+ *   clear V8 out-of-memory exit instead of eating a 1 GB Pi. A build with bounded API requests peaks at ~60 MB of heap
+ *   with 10,000 Services; raising the ceiling does not rescue the current build there (it survives at 256 MB, but
+ *   its RSS peaks at 1 GB).
  *
- * Measured and not chosen: `--single-threaded-gc` (same RSS and threads); `--single-threaded` (2 threads fewer, but
- * with 1,000 Services the resident set grew to 400 MB: no concurrent GC); `--optimize-for-size` and `--lite-mode`
- * (less memory alone, but +50-60% start-up CPU and nothing left to gain once semi-space is capped and freed memory
- * is trimmed); `--jitless` and `--no-opt` (no memory gain, more CPU); glibc's `MALLOC_ARENA_MAX=2` (no change: the
- * retained memory sits in the main arena, which only `malloc_trim` gives back).
+ * Measured and not chosen: `--single-threaded-gc` (no change); `--single-threaded` (2 threads fewer, but 410 MB with
+ * 1,000 Services: no concurrent GC); `--optimize-for-size` and `--lite-mode` (160 and 144 MB with 1,000 Services, but
+ * +30% and +85% start-up CPU, and with the semi-space cap and a malloc_trim nothing is left to gain); `--jitless` and
+ * `--no-opt` (no memory gain, more CPU); glibc's `MALLOC_ARENA_MAX=2` (no gain: the freed memory glibc keeps sits in
+ * the main arena, which only `malloc_trim` returns: 192 -> 125 MB with 1,000 Services).
  */
 export const V8_FLAGS: readonly string[] = ["--max-old-space-size=128", "--max-semi-space-size=1"];
 
