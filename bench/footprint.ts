@@ -219,6 +219,9 @@ function preloadServices(cluster: Cluster, count: number): void {
         // Services sharing an address must not share a port.
         ports: [{ name: "p", protocol: "TCP", port: 1000 + Math.floor(i / POOL_SIZE), targetPort: 8080 }],
         externalTrafficPolicy: "Cluster",
+        // As Kubernetes would give it (the allocator reads the families from these); never on the wire.
+        clusterIP: `10.96.${i >> 8}.${i & 255}`,
+        clusterIPs: [`10.96.${i >> 8}.${i & 255}`],
         ipFamilies: ["IPv4"],
         ipFamilyPolicy: "SingleStack",
       },
