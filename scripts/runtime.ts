@@ -9,23 +9,22 @@
  * V8 flags for the daemon; deno.json's start task repeats them and a test keeps both equal. Chosen with
  * `scripts/deno run -A bench/footprint.ts` (each flag alone against V8's defaults; one lab node; Deno 2.9.6, x86-64):
  *
- * - `--max-semi-space-size=1`: caps V8's young generation at 1 MB per semi-space (by default it grows to 16 MB).
- *   With 1,000 Services it took 20-45 MB off the resident set of the current build (237 -> 194 MB) and 58 MB off a
- *   build with bounded API requests (157 -> 99 MB); idle, ~2 MB. Start-up and reconcile CPU stayed within the noise,
- *   and so did the ARP responder's CPU under a 10,000 requests/s flood (bench/arp_flood_cpu.ts: 7-8% of a core either
- *   way): the hot paths allocate little.
- * - `--max-old-space-size=128`: a ceiling, not a target (V8 sizes the heap from what is live): a runaway ends in a
- *   clear V8 out-of-memory exit instead of eating a 1 GB Pi. A build with bounded API requests peaks at ~60 MB of heap
- *   with 10,000 Services; raising the ceiling does not rescue the current build there (it survives at 256 MB, but
- *   its RSS peaks at 1 GB).
+ * - `--max-semi-space-size=2`: caps V8's young generation at 2 MB per semi-space (by default it grows to 16 MB).
+ *   With 1,000 Services, anonymous memory fell from 135 MB to 75-79 MB in a build with bounded API requests, and the
+ *   current build's RSS from 237-333 MB to 185-228 MB; idle, ~2 MB. 1 MB saves no more (87-90 MB) and costs more GC:
+ *   with 10,000 Services GC took 47% of the CPU at 1 MB against 41% at 2 MB and at 16 MB. The ARP responder's CPU
+ *   under a 10,000 requests/s flood did not change (bench/arp_flood_cpu.ts: 7-8% of a core either way).
+ * - `--max-old-space-size=256`: a ceiling, not a target (V8 sizes the heap from what is live): a runaway ends in a
+ *   clear V8 out-of-memory exit instead of taking a 1 GB Pi down with it. At 128 MB the daemon died of V8 OOM with
+ *   10,000 Services (heap in use up to 137 MB there), a crash loop instead of a slow start.
  *
  * Measured and not chosen: `--single-threaded-gc` (no change); `--single-threaded` (2 threads fewer, but 410 MB with
- * 1,000 Services: no concurrent GC); `--optimize-for-size` and `--lite-mode` (160 and 144 MB with 1,000 Services, but
- * +30% and +85% start-up CPU, and with the semi-space cap and a malloc_trim nothing is left to gain); `--jitless` and
- * `--no-opt` (no memory gain, more CPU); glibc's `MALLOC_ARENA_MAX=2` (no gain: the freed memory glibc keeps sits in
- * the main arena, which only `malloc_trim` returns: 192 -> 125 MB with 1,000 Services).
+ * 1,000 Services: no concurrent GC); `--optimize-for-size` and `--lite-mode` (less memory alone, 144-188 MB with 1,000
+ * Services, but +30-85% start-up CPU, and nothing left to gain once the young generation is capped and freed memory
+ * trimmed); `--jitless` and `--no-opt` (no memory gain, more CPU); glibc's `MALLOC_ARENA_MAX=2` (no gain: the freed
+ * memory glibc keeps sits in the main arena, which only `malloc_trim` returns: 185 -> 123 MB with 1,000 Services).
  */
-export const V8_FLAGS: readonly string[] = ["--max-old-space-size=128", "--max-semi-space-size=1"];
+export const V8_FLAGS: readonly string[] = ["--max-old-space-size=256", "--max-semi-space-size=2"];
 
 /** The repository root. */
 export const ROOT: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
