@@ -25,6 +25,7 @@ import {
   type OwnershipChange,
   peersFromNodes,
   type ProbeOutcome,
+  type VipAnnouncer,
 } from "../l2/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
@@ -57,6 +58,15 @@ export function lanInterfaces(wanted: readonly string[]): LanInterface[] {
   }
   const all = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return wanted.length === 0 ? all : all.filter((i) => wanted.includes(i.name));
+}
+
+/** Adapts a responder to the controller: `refresh` (a peer came back after being dead) sends a fresh burst. */
+function asAnnouncer(responder: ArpResponder | NdpResponder): VipAnnouncer {
+  return {
+    announce: (ip, options) => responder.announce(ip, options),
+    withdraw: (ip) => responder.withdraw(ip),
+    refresh: (ip) => responder.reannounce(ip),
+  };
 }
 
 /** Options for {@link startLayer2}. */
@@ -141,7 +151,7 @@ export async function startLayer2(options: Layer2Options): Promise<Layer2> {
       endpointSlices: (key) => caches.endpointSlicesOf(key),
       peers: liveness.view(),
     }),
-    announcer: announcerByFamily(arp, ndp),
+    announcer: announcerByFamily(asAnnouncer(arp), asAnnouncer(ndp)),
     publish: (change) => statuses.publish(change),
     ...(run.lbClass === undefined ? {} : { lbClass: run.lbClass }),
     log,

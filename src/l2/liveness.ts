@@ -254,6 +254,7 @@ export function createLiveness(options: LivenessOptions): Liveness {
   function drop(reason: string, from: string, detail: string): void {
     dropped?.inc({ reason });
     log.warnOnce(`heartbeat:${reason}:${from}`, "dropped a heartbeat", { reason, from, detail });
+    log.debug("dropped a heartbeat", { reason, from, detail });
   }
 
   function deadlineFor(peer: PeerRecord): number {
