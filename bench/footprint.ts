@@ -6,11 +6,14 @@
  * one at a time. The reference, measured in the same run, is the runtime's own floor: `deno run` of a script that
  * only keeps the event loop alive, with the same permissions and flags.
  *
- *   scripts/deno task bundle && scripts/deno run -A bench/footprint.ts [--quick] [--part sizes|tuning|all]
+ *   scripts/deno task bundle && scripts/deno run -A bench/footprint.ts [--quick] [--part all|sizes|tuning]
  *       [--sizes 0,100,1000,10000] [--idle-seconds 20] [--bundle other.js] [--v8-flags=--a,--b]
  *
  * `--bundle` measures another build of the daemon (say, a candidate fix) with the same harness; `--v8-flags` runs the
- * sizes part with other V8 flags than the shipped ones. Exit status 77 means
+ * sizes part with other V8 flags than the shipped ones. The default part `all` is the sizes table plus a short
+ * comparison (V8's defaults, the shipped flags, and the shipped flags after a malloc_trim) and takes about 5 minutes;
+ * `--part tuning` compares every flag one at a time (about 5 minutes more). A run that has not settled within 60 s,
+ * or a burst still busy after 30 s, is cut short and its figures marked as lower bounds (">"). Exit status 77 means
  * "cannot run here" (not root, no namespaces, no bundle); bench/run.ts reports it as skipped.
  *
  * Measured per run, on a fresh daemon:
@@ -69,6 +72,9 @@ const IDLE_SECONDS = Number(values["idle-seconds"] ?? (QUICK ? 5 : 20));
 /** Idle window of the tuning runs (each setting runs twice, so this sets most of the tuning part's length). */
 const TUNING_IDLE_SECONDS = QUICK ? 3 : 4;
 const TUNING_SERVICES = 1000;
+/** How long a run may take to settle, and a burst to calm down; past it the figures are lower bounds (">"). */
+const SETTLE_LIMIT_MS = QUICK ? 30_000 : 60_000;
+const BURST_LIMIT_MS = QUICK ? 10_000 : 30_000;
 const BUNDLE = values.bundle ?? BUNDLE_PATH;
 
 /** Exit status that bench/run.ts counts as "skipped" (automake's convention). */
@@ -170,9 +176,18 @@ if (JSON.stringify(denoArgs(SHIPPED, BUNDLE_PATH)) !== JSON.stringify(bundleComm
   throw new Error(`footprint: denoArgs() drifted from bundleCommand(): ${bundleCommand().join(" ")}`);
 }
 
-/** Each setting alone (against V8's defaults), then what ships. */
-const TUNING: Setting[] = [
-  { name: "V8 defaults (no flags)", v8: [] },
+const V8_DEFAULTS: Setting = { name: "V8 defaults (no flags)", v8: [] };
+/** What a malloc_trim(0) after start-up would give: Deno calls it on SIGUSR2 when DENO_USR2_MEMORY_TRIM is set. */
+const SHIPPED_TRIMMED: Setting = {
+  ...SHIPPED,
+  name: "shipped + malloc_trim",
+  env: { DENO_USR2_MEMORY_TRIM: "1" },
+  trim: true,
+};
+
+/** Each setting alone (against V8's defaults), then what ships: `--part tuning`. */
+const TUNING_FULL: Setting[] = [
+  V8_DEFAULTS,
   { name: "--max-old-space-size=256", v8: ["--max-old-space-size=256"] },
   { name: "--max-semi-space-size=1", v8: ["--max-semi-space-size=1"] },
   { name: "--max-semi-space-size=2", v8: ["--max-semi-space-size=2"] },
@@ -184,9 +199,10 @@ const TUNING: Setting[] = [
   { name: "--jitless", v8: ["--jitless"] },
   { name: "env MALLOC_ARENA_MAX=2", v8: [], env: { MALLOC_ARENA_MAX: "2" } },
   SHIPPED,
-  // What a malloc_trim(0) after start-up would give: Deno calls it on SIGUSR2 when DENO_USR2_MEMORY_TRIM is set.
-  { ...SHIPPED, name: "shipped + malloc_trim", env: { DENO_USR2_MEMORY_TRIM: "1" }, trim: true },
+  SHIPPED_TRIMMED,
 ];
+/** The default run's short comparison, which keeps the whole benchmark near 5 minutes. */
+const TUNING_SHORT: Setting[] = [V8_DEFAULTS, SHIPPED, SHIPPED_TRIMMED];
 
 // ---------------------------------------------------------------------------------------------------- the cluster
 
@@ -368,7 +384,7 @@ async function until<T>(
 }
 
 /** Resolves once no request has reached the API server for `quietMs`. */
-function apiQuiet(cluster: Cluster, daemon: LabProcess, quietMs: number): Promise<true> {
+function apiQuiet(cluster: Cluster, daemon: LabProcess, quietMs: number, timeoutMs: number): Promise<true> {
   let count = -1;
   let since = 0;
   return until("the API server to be quiet", daemon, () => {
@@ -379,7 +395,7 @@ function apiQuiet(cluster: Cluster, daemon: LabProcess, quietMs: number): Promis
       return false;
     }
     return performance.now() - since >= quietMs;
-  }, { timeoutMs: 300_000, intervalMs: 50 });
+  }, { timeoutMs, intervalMs: 50 });
 }
 
 /** Resolves once the process has used at most one clock tick per 100 ms, three times in a row. */
@@ -404,17 +420,21 @@ interface RunResult {
   readyFromApi: number;
   /** /readyz answered 200 before the daemon had asked for the Services. */
   earlyReady: boolean;
-  /** ms from spawn to settled. */
+  /** ms from spawn to settled (or to SETTLE_LIMIT_MS when `settledInTime` is false). */
   settled: number;
-  /** CPU seconds from spawn to settled. */
+  /** CPU seconds from spawn to settled (likewise). */
   startupCpu: number;
+  /** False when the daemon had not settled within SETTLE_LIMIT_MS: settled and startupCpu are then lower bounds. */
+  settledInTime: boolean;
   /** At the end of the idle window. */
   proc: ProcSample;
   heap: number | undefined;
   /** Idle CPU as a fraction of one core. */
   idleCpu: number;
-  /** CPU seconds of the reconcile burst (undefined without Services; negative: still busy after 90 s, a lower bound). */
+  /** CPU seconds of the reconcile burst (undefined without Services). */
   burstCpu?: number;
+  /** False when the daemon was still busy after BURST_LIMIT_MS: burstCpu is then a lower bound. */
+  burstInTime?: boolean;
   /** Set when the daemon died instead: why, from its output. */
   died?: string;
 }
@@ -471,12 +491,19 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
     poller.kill("SIGKILL");
     pid = denoPidOf(daemon.pid);
     const addresses = addressesFor(options.services);
-    await until(`${addresses} addresses announced`, daemon, async () => {
-      const owned = (await scrape(cluster, node)).get("metallite_l2_owned_addresses");
-      return owned === addresses;
-    }, { timeoutMs: 300_000, intervalMs: 200 });
-    await apiQuiet(cluster, daemon, 1000);
-    const settledAt = wallMs() - 1000;
+    const settleBy = spawnedAt + SETTLE_LIMIT_MS;
+    let settledInTime = true;
+    try {
+      await until(`${addresses} addresses announced`, daemon, async () => {
+        const owned = (await scrape(cluster, node)).get("metallite_l2_owned_addresses");
+        return owned === addresses;
+      }, { timeoutMs: Math.max(0, settleBy - wallMs()), intervalMs: 200 });
+      await apiQuiet(cluster, daemon, 1000, Math.max(0, settleBy - wallMs()));
+    } catch (error) {
+      if (error instanceof DaemonDied) throw error;
+      settledInTime = false;
+    }
+    const settledAt = settledInTime ? wallMs() - 1000 : wallMs();
     const startupCpu = cpuSeconds(pid);
 
     const idleFrom = cpuSeconds(pid);
@@ -498,11 +525,12 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
       earlyReady,
       settled: settledAt - spawnedAt,
       startupCpu,
+      settledInTime,
       proc,
       heap,
       idleCpu,
     };
-    if (options.services > 0) result.burstCpu = await burst(cluster, daemon, pid, options.services);
+    if (options.services > 0) Object.assign(result, await burst(cluster, daemon, pid, options.services));
     return result;
   } catch (error) {
     if (!(error instanceof DaemonDied)) {
@@ -518,6 +546,7 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
       earlyReady: false,
       settled: NaN,
       startupCpu: NaN,
+      settledInTime: false,
       proc: { rss: NaN, anon: NaN, peak: NaN, threads: NaN, cpu: NaN },
       heap: undefined,
       idleCpu: NaN,
@@ -531,21 +560,26 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
   }
 }
 
-/** Changes every Service's annotations at once; the CPU seconds until the daemon is quiet again (at most 90 s). */
-async function burst(cluster: Cluster, daemon: LabProcess, pid: number, count: number): Promise<number> {
+/** Changes every Service's annotations at once; the CPU seconds until the daemon is quiet again. */
+async function burst(
+  cluster: Cluster,
+  daemon: LabProcess,
+  pid: number,
+  count: number,
+): Promise<{ burstCpu: number; burstInTime: boolean }> {
   const before = cpuSeconds(pid);
   const stamp = String(Date.now());
   for (let i = 0; i < count; i++) {
     cluster.api.patch("services", "default", serviceName(i), { metadata: { annotations: { "bench/touch": stamp } } });
   }
+  let burstInTime = true;
   try {
-    await cpuQuiet(daemon, pid, 90_000);
+    await cpuQuiet(daemon, pid, BURST_LIMIT_MS);
   } catch (error) {
     if (error instanceof DaemonDied) throw error;
-    // Still busy at the deadline: report what it used so far, marked as a lower bound.
-    return -(cpuSeconds(pid) - before);
+    burstInTime = false;
   }
-  return cpuSeconds(pid) - before;
+  return { burstCpu: cpuSeconds(pid) - before, burstInTime };
 }
 
 /** The runtime's floor: a script that only keeps the event loop alive, same permissions and flags. */
@@ -577,8 +611,9 @@ const mb = (bytes: number | undefined) => (bytes === undefined || Number.isNaN(b
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
 const ms = (value: number) => (Number.isNaN(value) ? "-" : value.toFixed(0));
 const pct = (fraction: number) => (Number.isNaN(fraction) ? "-" : (fraction * 100).toFixed(2));
-const secs = (value: number | undefined, digits = 2) =>
-  value === undefined || Number.isNaN(value) ? "-" : value < 0 ? `>${(-value).toFixed(digits)}` : value.toFixed(digits);
+/** Seconds, or "-"; `inTime` false marks a lower bound. */
+const secs = (value: number | undefined, digits = 2, inTime = true) =>
+  value === undefined || Number.isNaN(value) ? "-" : `${inTime ? "" : ">"}${value.toFixed(digits)}`;
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -630,9 +665,9 @@ async function sizesPart(): Promise<void> {
       pct(r.idleCpu),
       ms(r.readyFromSpawn),
       ms(r.readyFromApi),
-      secs(r.settled / 1000, 1),
-      secs(r.startupCpu),
-      secs(r.burstCpu),
+      secs(r.settled / 1000, 1, r.settledInTime),
+      secs(r.startupCpu, 2, r.settledInTime),
+      secs(r.burstCpu, 2, r.burstInTime),
     ]);
   }
   console.log(table([
@@ -662,8 +697,8 @@ async function sizesPart(): Promise<void> {
         kb((r.proc.rss - idle.proc.rss) / r.services),
         kb((r.proc.anon - idle.proc.anon) / r.services),
         r.heap === undefined || idle.heap === undefined ? "-" : kb((r.heap - idle.heap) / r.services),
-        ((r.startupCpu - idle.startupCpu) / r.services * 1e6).toFixed(0),
-        r.burstCpu === undefined ? "-" : secs(r.burstCpu / r.services * 1e6, 0),
+        secs((r.startupCpu - idle.startupCpu) / r.services * 1e6, 0, r.settledInTime),
+        r.burstCpu === undefined ? "-" : secs(r.burstCpu / r.services * 1e6, 0, r.burstInTime),
       ]),
     ));
   }
@@ -685,7 +720,7 @@ async function sizesPart(): Promise<void> {
   }
 }
 
-async function tuningPart(): Promise<void> {
+async function tuningPart(settings: readonly Setting[]): Promise<void> {
   console.log(
     `\n## Runtime settings, one at a time (idle, then ${count(TUNING_SERVICES)} Services; ` +
       `idle window ${TUNING_IDLE_SECONDS} s)\n`,
@@ -693,7 +728,7 @@ async function tuningPart(): Promise<void> {
   await using idleCluster = await benchCluster(0);
   await using loadedCluster = await benchCluster(TUNING_SERVICES);
   const rows: string[][] = [];
-  for (const setting of TUNING) {
+  for (const setting of settings) {
     const floor = await measureFloor(setting);
     const idle = await runDaemon(idleCluster, { setting, services: 0, idleSeconds: TUNING_IDLE_SECONDS });
     const loaded = await runDaemon(loadedCluster, {
@@ -714,8 +749,8 @@ async function tuningPart(): Promise<void> {
       mb(loaded.proc.anon),
       mb(loaded.proc.peak),
       mb(loaded.heap),
-      secs(loaded.startupCpu),
-      secs(loaded.burstCpu),
+      secs(loaded.startupCpu, 2, loaded.settledInTime),
+      secs(loaded.burstCpu, 2, loaded.burstInTime),
       pct(loaded.idleCpu),
     ]);
   }
@@ -745,4 +780,5 @@ console.log(
 );
 console.log(`pools ${POOLS.join(" + ")} (${POOL_SIZE} addresses; more Services share them)\n`);
 if (PART !== "tuning") await sizesPart();
-if (PART !== "sizes") await tuningPart();
+if (PART === "all") await tuningPart(TUNING_SHORT);
+if (PART === "tuning") await tuningPart(TUNING_FULL);
