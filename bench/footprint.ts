@@ -16,6 +16,10 @@
  * or a burst still busy after 30 s, is cut short and its figures marked as lower bounds (">"). Exit status 77 means
  * "cannot run here" (not root, no namespaces, no bundle); bench/run.ts reports it as skipped.
  *
+ * The first start of a bundle Deno has not seen yet compiles it and writes V8's code cache, and holds about 15 MB more
+ * for its whole life; it gets a row of its own (on a copy of the bundle with unique content), and every other run
+ * finds the cache warm, as a restart does.
+ *
  * Measured per run, on a fresh daemon:
  * - ready: from spawn, and from the fake API server's first request, to the first `/readyz` 200 (curl every 10 ms
  *   inside the node's namespace) that comes after the daemon asked for the Services;
@@ -161,6 +165,8 @@ interface Setting {
   env?: Record<string, string>;
   /** Ask glibc to return freed memory (SIGUSR2 with DENO_USR2_MEMORY_TRIM set) before sampling RSS. */
   trim?: boolean;
+  /** Extra `deno run` flags. */
+  deno?: readonly string[];
 }
 
 const SHIPPED: Setting = { name: `shipped: ${V8_FLAGS.join(" ") || "no flags"}`, v8: V8_FLAGS };
@@ -168,7 +174,7 @@ const SHIPPED: Setting = { name: `shipped: ${V8_FLAGS.join(" ") || "no flags"}`,
 /** `deno` arguments that run `script` like bundleCommand() runs the bundle, with the V8 flags of `setting`. */
 function denoArgs(setting: Setting, script: string): string[] {
   const v8 = setting.v8.length > 0 ? [`--v8-flags=${setting.v8.join(",")}`] : [];
-  return ["run", "--no-prompt", ...permissionFlags(), ...v8, script];
+  return ["run", "--no-prompt", ...setting.deno ?? [], ...permissionFlags(), ...v8, script];
 }
 
 // The comparison is only fair if the shipped setting runs exactly what the cluster helper runs.
@@ -200,6 +206,7 @@ const TUNING_FULL: Setting[] = [
   { name: "env MALLOC_ARENA_MAX=2", v8: [], env: { MALLOC_ARENA_MAX: "2" } },
   SHIPPED,
   SHIPPED_TRIMMED,
+  { ...SHIPPED, name: "shipped + deno run --no-code-cache", deno: ["--no-code-cache"] },
 ];
 /** The default run's short comparison, which keeps the whole benchmark near 5 minutes. */
 const TUNING_SHORT: Setting[] = [V8_DEFAULTS, SHIPPED, SHIPPED_TRIMMED];
@@ -443,6 +450,8 @@ interface RunOptions {
   setting: Setting;
   services: number;
   idleSeconds: number;
+  /** The program to run; default the bundle under test. */
+  script?: string;
 }
 
 /** Why the daemon died, from its output's last lines. */
@@ -460,7 +469,7 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
   clearDaemonWrites(cluster);
   const args = [
     Deno.execPath(),
-    ...denoArgs(options.setting, BUNDLE),
+    ...denoArgs(options.setting, options.script ?? BUNDLE),
     "--kubeconfig",
     cluster.kubeconfig,
     "--node-name",
@@ -628,11 +637,31 @@ function count(n: number): string {
 
 // ---------------------------------------------------------------------------------------------------- parts
 
+/**
+ * The first start of a bundle Deno has not seen (a fresh build, an upgrade) compiles it and writes V8's code cache;
+ * measured separately, on a copy with unique content, idle. Then one discarded start of the bundle under test, so that
+ * the table's runs all find its code cache warm, as every later restart does.
+ */
+async function coldStart(setting: Setting): Promise<RunResult> {
+  const dir = await Deno.makeTempDir({ prefix: "metallite-footprint-" });
+  try {
+    const script = `${dir}/metallite-cold.js`;
+    await Deno.writeTextFile(script, `${await Deno.readTextFile(BUNDLE)}\n// ${crypto.randomUUID()}\n`);
+    await using cluster = await benchCluster(0);
+    const cold = await runDaemon(cluster, { setting, services: 0, idleSeconds: Math.min(IDLE_SECONDS, 5), script });
+    await runDaemon(cluster, { setting, services: 0, idleSeconds: 0 });
+    return cold;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function sizesPart(): Promise<void> {
   const flags = values["v8-flags"];
   const setting = flags === undefined ? SHIPPED : { name: `--v8-flags=${flags}`, v8: flags.split(",").filter(Boolean) };
   console.log(`## Footprint by number of Services (${setting.name}; idle window ${IDLE_SECONDS} s)\n`);
   const floor = await measureFloor(setting);
+  const cold = await coldStart(setting);
   const results: RunResult[] = [];
   for (const services of SIZES) {
     await using cluster = await benchCluster(services);
@@ -654,9 +683,9 @@ async function sizesPart(): Promise<void> {
     "-",
     "-",
   ]];
-  for (const r of results) {
+  for (const r of [cold, ...results]) {
     rows.push([
-      `${count(r.services)} Services`,
+      r === cold ? "0 Services, first start (cold code cache)" : `${count(r.services)} Services`,
       String(addressesFor(r.services)),
       mb(r.proc.rss),
       mb(r.proc.anon),
@@ -687,6 +716,9 @@ async function sizesPart(): Promise<void> {
   for (const r of results) if (r.died) console.log(`${count(r.services)} Services: the daemon died: ${r.died}`);
 
   const idle = results.find((r) => r.services === 0 && !r.died);
+  if (idle && !cold.died) {
+    console.log(`\nthe first start of a new bundle holds ${mb(cold.proc.rss - idle.proc.rss)} MB more while idle`);
+  }
   const grown = results.filter((r) => r.services > 0 && !r.died);
   if (idle && grown.length > 0) {
     console.log(`\ngrowth per Service, against idle`);
@@ -727,6 +759,8 @@ async function tuningPart(settings: readonly Setting[]): Promise<void> {
   );
   await using idleCluster = await benchCluster(0);
   await using loadedCluster = await benchCluster(TUNING_SERVICES);
+  // Warm the bundle's code cache, so that the first setting is not charged for compiling it (see coldStart()).
+  await runDaemon(idleCluster, { setting: SHIPPED, services: 0, idleSeconds: 0 });
   const rows: string[][] = [];
   for (const setting of settings) {
     const floor = await measureFloor(setting);
