@@ -350,7 +350,18 @@ export function allocateAll(options: AllocateOptions): AllocationResult {
     // MetalLB keeps the address when the request cannot be read; say why the request is not honoured.
     if (p.kept && p.req.requestError) p.notes.push({ code: "InvalidRequest", message: p.req.requestError });
     if (!p.kept) {
+      const seenConflicts = run.book.conflicts.length;
       final = allocate(run, p.req);
+      // Addresses skipped for this Service because another host answers for them: each becomes a remark (and so a
+      // Warning Event). Refusals that only mean "still probing" are not conflicts and say nothing.
+      for (const c of run.book.conflicts.slice(seenConflicts)) {
+        if (!c.reason.startsWith("MAC ")) continue;
+        p.notes.push({
+          code: "AddressConflict",
+          message: `Address ${c.ip} of pool "${c.pool}" is in use by another host on the LAN (${c.reason}); ` +
+            "skipped, and probed again later",
+        });
+      }
     } else if (p.req.preferDual && p.kept.ips.length === 1) {
       const more = addFamily(run, p.req, p.kept);
       if ("ips" in more) final = more;

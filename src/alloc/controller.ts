@@ -144,7 +144,10 @@ export interface AllocatorControllerOptions {
   clock: ControllerClock;
   /** Wait after a change before a pass, ms; default 30. Passes are also spaced by twice the last pass's time. */
   debounceMs?: number;
-  /** Most writes at once; default 16. */
+  /**
+   * Most writes at once; default 32. Writes are latency-bound, not CPU-bound: Deno's `fetch` leaves TCP_NODELAY
+   * off, so a request often waits ~40 ms for a delayed ACK, and 16 in flight would take ~35 s for 10,000 Services.
+   */
   maxInFlight?: number;
   /** First retry delay after a failed write, ms; default 500, doubling per failure. */
   retryInitialMs?: number;
@@ -301,11 +304,13 @@ function annotationPatch(service: Service, want: ServiceWant): Record<string, st
 }
 
 function noteEvents(notes: readonly AllocationNote[]): ServiceEvent[] {
-  return notes.map((n) => ({
-    type: "Normal" as const,
-    reason: n.code === "NoAdditionalFamily" ? EVENT_REASONS.additionalFailed : EVENT_REASONS.cleared,
-    message: n.message,
-  }));
+  return notes.map((n) =>
+    n.code === "AddressConflict" ? { type: "Warning" as const, reason: "AddressConflict", message: n.message } : {
+      type: "Normal" as const,
+      reason: n.code === "NoAdditionalFamily" ? EVENT_REASONS.additionalFailed : EVENT_REASONS.cleared,
+      message: n.message,
+    }
+  );
 }
 
 function poolFields(status: PoolStatus): PoolStatusFields {
@@ -332,6 +337,11 @@ function sameConfigState(object: StatusObject | null, want: ConfigurationStateSt
     const h = have[i];
     return h?.type === w.type && h.status === w.status && h.reason === w.reason && (h.message ?? "") === w.message;
   });
+}
+
+/** Queue key of a Service's follow-up write (annotation and Events), apart from its status write. */
+function metaKey(key: string): string {
+  return `${key}\u0000meta`;
 }
 
 function needsNamespaces(model: Model): boolean {
@@ -370,7 +380,14 @@ export class AllocatorController {
   readonly #pending: Gauge | undefined;
 
   readonly #assumed = new Map<string, Assumed<KubeObject>>();
-  readonly #queue = new Map<string, Task>();
+  /** Writes that change addresses or conditions (what speakers and users wait for) go first... */
+  readonly #urgent = new Map<string, Task>();
+  /** ...annotations, Events, pool status and the ConfigurationState after. */
+  readonly #later = new Map<string, Task>();
+  /** Events waiting for a Service's follow-up write (recorded after its status changed). */
+  readonly #events = new Map<string, ServiceEvent[]>();
+  /** Services that changed in the cache while a write of theirs was running. */
+  readonly #deferred = new Set<string>();
   readonly #running = new Map<string, { sig: string; done: Promise<void> }>();
   readonly #retries = new Map<string, Retry>();
   #dirty = false;
@@ -388,7 +405,7 @@ export class AllocatorController {
     this.#lbClass = options.lbClass;
     this.#clock = options.clock;
     this.#debounceMs = options.debounceMs ?? 30;
-    this.#maxInFlight = Math.max(1, options.maxInFlight ?? 16);
+    this.#maxInFlight = Math.max(1, options.maxInFlight ?? 32);
     this.#retryInitialMs = options.retryInitialMs ?? 500;
     this.#retryMaxMs = options.retryMaxMs ?? 60_000;
     this.#random = options.random ?? Math.random;
@@ -412,12 +429,13 @@ export class AllocatorController {
 
   /** Counters (a copy). */
   get stats(): ControllerStats {
-    return { ...this.#stats, queued: this.#queue.size + this.#running.size };
+    return { ...this.#stats, queued: this.#urgent.size + this.#later.size + this.#running.size };
   }
 
   /** True when no pass is scheduled and no write is queued or running (tests wait for this). */
   get idle(): boolean {
-    return !this.#dirty && this.#cancelPass === undefined && this.#queue.size === 0 && this.#running.size === 0;
+    return !this.#dirty && this.#cancelPass === undefined && this.#urgent.size === 0 && this.#later.size === 0 &&
+      this.#running.size === 0;
   }
 
   /** Something changed (model, namespaces, conflict results, leadership, sync): schedules a pass. */
@@ -433,11 +451,51 @@ export class AllocatorController {
    */
   serviceChanged(key: string, object: Service | undefined): void {
     if (object !== undefined) {
-      const assumed = this.#assumed.get(key);
-      const rv = rvOf(object);
-      if (assumed && rv !== "" && (rv === rvOf(assumed.object) || assumed.older.has(rv))) return;
+      if (this.#isEcho(key, object)) {
+        this.#forgetIfCaughtUp(key, object);
+        return;
+      }
+      // The watch often delivers our write before its response arrives: decide once the write has finished.
+      if (this.#running.has(key) || this.#running.has(metaKey(key))) {
+        this.#deferred.add(key);
+        return;
+      }
     }
     this.poke();
+  }
+
+  #isEcho(key: string, object: Service): boolean {
+    const assumed = this.#assumed.get(key);
+    const rv = rvOf(object);
+    return assumed !== undefined && rv !== "" && (rv === rvOf(assumed.object) || assumed.older.has(rv));
+  }
+
+  /** Once the cache holds our last write and no write of that Service runs, the copy we kept is not needed. */
+  #forgetIfCaughtUp(key: string, cached: Service): void {
+    if (this.#running.has(key) || this.#running.has(metaKey(key))) return;
+    if (rvOf(cached) === rvOf(this.#assumed.get(key)?.object)) this.#assumed.delete(key);
+  }
+
+  /** After a write: a change seen meanwhile that is not the write's own echo needs a pass. */
+  #settleDeferred(key: string): void {
+    if (key.startsWith("\u0000")) return; // pools and the ConfigurationState are not deferred
+    const service = key.endsWith("\u0000meta") ? key.slice(0, -"\u0000meta".length) : key;
+    const cached = this.#ports.service(service);
+    if (this.#deferred.delete(service) && (cached === undefined || !this.#isEcho(service, cached))) {
+      const a = this.#assumed.get(service);
+      if (Math.random() < 0.1) {
+        console.error(
+          "settle-not-echo",
+          key.includes("meta") ? "meta" : "status",
+          rvOf(cached),
+          a ? [...a.older, "->", rvOf(a.object)] : "no-assumed",
+          this.#running.has(service),
+          this.#running.has(metaKey(service)),
+        );
+      }
+      this.poke();
+    }
+    if (cached !== undefined) this.#forgetIfCaughtUp(service, cached);
   }
 
   /** Stops passes and retries, drops queued writes and waits for running ones. */
@@ -447,7 +505,8 @@ export class AllocatorController {
     this.#cancelPass = undefined;
     this.#cancelRetry?.();
     this.#cancelRetry = undefined;
-    this.#queue.clear();
+    this.#urgent.clear();
+    this.#later.clear();
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
   }
 
@@ -534,13 +593,17 @@ export class AllocatorController {
       if (service === undefined) continue;
       const want = this.#wantFor(outcome, service, model, probing);
       if (want === undefined) continue;
-      if (wantedStatus(service, want, now) === undefined && annotationPatch(service, want) === undefined) continue;
-      live.add(outcome.key);
-      this.#enqueue(
-        outcome.key,
-        JSON.stringify([want.uid, want.ips, want.pool, want.condition]),
-        () => this.#writeService(outcome.key, want),
-      );
+      if (wantedStatus(service, want, now) !== undefined) {
+        live.add(outcome.key);
+        this.#enqueue(
+          outcome.key,
+          JSON.stringify([want.uid, want.ips, want.pool, want.condition]),
+          () => this.#writeStatus(outcome.key, want),
+        );
+      } else if (annotationPatch(service, want) !== undefined) {
+        live.add(metaKey(outcome.key));
+        this.#enqueueMeta(outcome.key, want);
+      }
     }
     this.#pools(model, result.pools, live);
     this.#configurationState(model, live);
@@ -552,7 +615,9 @@ export class AllocatorController {
 
   #stepDown(): void {
     this.#wasLeading = false;
-    this.#queue.clear();
+    this.#urgent.clear();
+    this.#later.clear();
+    this.#events.clear();
     this.#retries.clear();
     this.#poolAddresses?.reset();
     this.#pending?.set(undefined, 0);
@@ -644,28 +709,35 @@ export class AllocatorController {
     assumed.object = after;
   }
 
-  #enqueue(key: string, sig: string, run: () => Promise<void>): void {
+  #enqueue(key: string, sig: string, run: () => Promise<void>, later = false): void {
     const retry = this.#retries.get(key);
     if (retry !== undefined && retry.at > this.#clock.now()) return; // its retry timer will bring it back
     if (this.#running.get(key)?.sig === sig) return; // being written already
-    this.#queue.set(key, { sig, run });
+    (later ? this.#later : this.#urgent).set(key, { sig, run });
+  }
+
+  /** Queues a Service's follow-up write: its annotation, then the Events its status change earned. */
+  #enqueueMeta(key: string, want: ServiceWant): void {
+    this.#enqueue(metaKey(key), JSON.stringify([want.uid, want.pool]), () => this.#writeMeta(key, want), true);
+  }
+
+  #next(): [string, Task, Map<string, Task>] | undefined {
+    for (const queue of [this.#urgent, this.#later]) {
+      for (const [key, task] of queue) if (!this.#running.has(key)) return [key, task, queue];
+    }
+    return undefined;
   }
 
   #pump(): void {
     if (this.#stopped) return;
     while (this.#running.size < this.#maxInFlight) {
-      let next: [string, Task] | undefined;
-      for (const entry of this.#queue) {
-        if (!this.#running.has(entry[0])) {
-          next = entry;
-          break;
-        }
-      }
+      const next = this.#next();
       if (next === undefined) return;
-      const [key, task] = next;
-      this.#queue.delete(key);
+      const [key, task, queue] = next;
+      queue.delete(key);
       const done = this.#runTask(key, task).finally(() => {
         this.#running.delete(key);
+        this.#settleDeferred(key);
         this.#pump();
       });
       this.#running.set(key, { sig: task.sig, done });
@@ -718,13 +790,11 @@ export class AllocatorController {
     });
   }
 
-  async #writeService(key: string, want: ServiceWant): Promise<void> {
-    let service = this.#effective(key, this.#ports.service(key));
-    if (service === undefined) return;
-    const before = service;
-    const beforeIps = ingressTexts(before);
-    const beforeCondition = ourCondition(before);
-    let changed = false;
+  /** First phase: the status subresource (addresses and condition); queues the annotation and Events after. */
+  async #writeStatus(key: string, want: ServiceWant): Promise<void> {
+    const before = this.#effective(key, this.#ports.service(key));
+    if (before === undefined) return;
+    let service = before;
     if (wantedStatus(service, want, this.#clock.now()) !== undefined) {
       this.#stats.writes++;
       const written = await this.#ports.updateServiceStatus(
@@ -734,30 +804,28 @@ export class AllocatorController {
       if (written !== undefined) {
         this.#wrote(key, service, written);
         service = written;
-        changed = true;
+        this.#statusChanged(key, want, before, service);
       }
     }
-    const patch = annotationPatch(service, want);
-    if (patch !== undefined) {
-      this.#stats.writes++;
-      const written = await this.#ports.patchServiceAnnotations(service, patch);
-      this.#wrote(key, service, written);
-      service = written;
-      changed = true;
-    }
-    if (!changed) return;
+    if (annotationPatch(service, want) !== undefined || this.#events.has(key)) this.#enqueueMeta(key, want);
+  }
+
+  /** Notes what a status write changed: metrics, a log line, and the Events for the follow-up write. */
+  #statusChanged(key: string, want: ServiceWant, before: Service, after: Service): void {
+    const beforeIps = ingressTexts(before);
     const ipsChanged = want.ips !== undefined && !sameTexts(beforeIps, want.ips) &&
-      sameTexts(ingressTexts(service), want.ips);
-    const after = ourCondition(service);
-    const conditionChanged = want.condition !== undefined && want.condition !== null && after !== undefined &&
-      (beforeCondition?.reason !== after.reason || beforeCondition?.message !== after.message ||
-        beforeCondition?.status !== after.status);
+      sameTexts(ingressTexts(after), want.ips);
+    const was = ourCondition(before);
+    const now = ourCondition(after);
+    const conditionChanged = want.condition !== undefined && want.condition !== null && now !== undefined &&
+      (was?.reason !== now.reason || was?.message !== now.message || was?.status !== now.status);
     const events = [...(ipsChanged ? want.onIpsChanged : []), ...(conditionChanged ? want.onConditionChanged : [])];
-    if (want.result && (ipsChanged || conditionChanged)) {
-      const result = want.result.result === "allocated" && !ipsChanged ? undefined : want.result;
-      if (result && (result.result !== "released" || (beforeIps?.length ?? 0) > 0)) {
-        this.#allocations?.inc({ pool: result.pool, result: result.result });
-      }
+    if (events.length > 0) this.#events.set(key, [...(this.#events.get(key) ?? []), ...events]);
+    const result = want.result;
+    if (result && ipsChanged && (result.result !== "released" || (beforeIps?.length ?? 0) > 0)) {
+      this.#allocations?.inc({ pool: result.pool, result: result.result });
+    } else if (result?.result === "failed" && conditionChanged) {
+      this.#allocations?.inc({ pool: result.pool, result: result.result });
     }
     if (ipsChanged && want.ips!.length > 0) {
       this.#log.info("Assigned addresses", { service: key, ips: want.ips, pool: want.pool });
@@ -771,6 +839,24 @@ export class AllocatorController {
         why: want.condition.message,
       });
     }
+  }
+
+  /** Second phase: the pool annotation, then the Events the status change earned. */
+  async #writeMeta(key: string, want: ServiceWant): Promise<void> {
+    let service = this.#effective(key, this.#ports.service(key));
+    if (service === undefined) {
+      this.#events.delete(key);
+      return;
+    }
+    const patch = annotationPatch(service, want);
+    if (patch !== undefined) {
+      this.#stats.writes++;
+      const written = await this.#ports.patchServiceAnnotations(service, patch);
+      this.#wrote(key, service, written);
+      service = written;
+    }
+    const events = this.#events.get(key) ?? [];
+    this.#events.delete(key);
     for (const event of events) await this.#ports.recordEvent(service, event);
   }
 
@@ -794,7 +880,7 @@ export class AllocatorController {
         if (current === undefined || samePoolStatus(current, want)) return;
         this.#stats.writes++;
         this.#wrote(key, current, await write(current, want));
-      });
+      }, true);
     }
   }
 
@@ -817,7 +903,7 @@ export class AllocatorController {
       if (sameConfigState(fresh, want)) return;
       this.#stats.writes++;
       this.#wrote(key, fresh, await write(fresh, want));
-    });
+    }, true);
   }
 
   #effectiveOrNull(key: string, cached: StatusObject | null): StatusObject | null {

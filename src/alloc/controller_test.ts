@@ -90,6 +90,8 @@ class FakeCluster {
   inFlight = 0;
   maxInFlight = 0;
   writeDelayMs = 0;
+  /** Called after each status write is stored, before its response returns (a third party acting meanwhile). */
+  afterStatusWrite: ((key: string) => void) | undefined;
   probe: ((ip: string) => { usable: true } | { usable: false; reason: string; probing?: boolean }) | undefined;
   model: Model | undefined;
   controller: AllocatorController | undefined;
@@ -201,6 +203,9 @@ class FakeCluster {
             });
             this.server.set(key, written);
             this.#toCache(key);
+            const hook = this.afterStatusWrite;
+            this.afterStatusWrite = undefined;
+            hook?.(key);
             return written;
           }
           throw new ApiError(409, "conflict");
@@ -600,4 +605,21 @@ Deno.test("AllocatorController steps down: queued writes are dropped when leader
   function metrics(c: AllocatorController): number {
     return c.stats.queued;
   }
+});
+
+Deno.test("AllocatorController does not lose a change made by someone else while its write was running", async () => {
+  await withController(LAN, async ({ cluster, controller, converge }) => {
+    cluster.put(lb("web"));
+    cluster.afterStatusWrite = () => {
+      // Between our write and its response: the user asks for another address.
+      const current = cluster.server.get("default/web")!;
+      cluster.put({
+        ...current,
+        metadata: { ...current.metadata, annotations: { "metallb.io/loadBalancerIPs": "192.0.2.12" } },
+      });
+    };
+    await converge();
+    assertEquals(ingress(cluster, "default/web"), ["192.0.2.12"]);
+    assert(controller.stats.passes >= 2);
+  });
 });

@@ -105,7 +105,7 @@ export type AssignedCode = "Adopted" | "Allocated" | "Requested" | "AdditionalFa
 
 /** A remark on a Service besides its outcome, e.g. why an address it had was not kept. */
 export interface AllocationNote {
-  /** Stable code (a PendingCode, or "FamilyChanged", "RequestChanged", "PoolChanged", "NoAdditionalFamily"). */
+  /** Stable code (a PendingCode, or "FamilyChanged", "RequestChanged", "PoolChanged", "NoAdditionalFamily", "AddressConflict"). */
   readonly code: string;
   /** One line, naming the values. */
   readonly message: string;

@@ -94,7 +94,7 @@ export interface StartAllocatorOptions {
   configurationStateName?: string;
   /** Which metallb.io resources the cluster serves; default: asked at start (retried until it answers). */
   metallb?: MetallbDiscovery;
-  /** Most writes in flight; default 16. */
+  /** Most writes in flight; default 32 (see the controller's `maxInFlight`). */
   maxInFlight?: number;
   /** Debounce of allocation passes, ms; default 30. */
   debounceMs?: number;
