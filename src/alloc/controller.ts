@@ -481,20 +481,7 @@ export class AllocatorController {
     if (key.startsWith("\u0000")) return; // pools and the ConfigurationState are not deferred
     const service = key.endsWith("\u0000meta") ? key.slice(0, -"\u0000meta".length) : key;
     const cached = this.#ports.service(service);
-    if (this.#deferred.delete(service) && (cached === undefined || !this.#isEcho(service, cached))) {
-      const a = this.#assumed.get(service);
-      if (Math.random() < 0.1) {
-        console.error(
-          "settle-not-echo",
-          key.includes("meta") ? "meta" : "status",
-          rvOf(cached),
-          a ? [...a.older, "->", rvOf(a.object)] : "no-assumed",
-          this.#running.has(service),
-          this.#running.has(metaKey(service)),
-        );
-      }
-      this.poke();
-    }
+    if (this.#deferred.delete(service) && (cached === undefined || !this.#isEcho(service, cached))) this.poke();
     if (cached !== undefined) this.#forgetIfCaughtUp(service, cached);
   }
 
@@ -694,8 +681,12 @@ export class AllocatorController {
   #effective<T extends KubeObject>(key: string, cached: T | undefined): T | undefined {
     const assumed = this.#assumed.get(key);
     if (assumed === undefined) return cached;
-    if (assumed.older.has(rvOf(cached))) return assumed.object as T;
-    this.#assumed.delete(key); // the cache caught up, or someone else wrote after us
+    const rv = rvOf(cached);
+    if (assumed.older.has(rv)) return assumed.object as T;
+    // The cache caught up (kept while a write of ours runs, to recognise its echo), or someone else wrote after us.
+    if (rv !== rvOf(assumed.object) || !(this.#running.has(key) || this.#running.has(metaKey(key)))) {
+      this.#assumed.delete(key);
+    }
     return cached;
   }
 
@@ -907,11 +898,7 @@ export class AllocatorController {
   }
 
   #effectiveOrNull(key: string, cached: StatusObject | null): StatusObject | null {
-    const assumed = this.#assumed.get(key);
-    if (assumed === undefined) return cached;
-    if (assumed.older.has(rvOf(cached))) return assumed.object as StatusObject;
-    this.#assumed.delete(key);
-    return cached;
+    return this.#effective(key, cached ?? undefined) ?? null;
   }
 
   #metrics(model: Model, statuses: readonly PoolStatus[], pending: number): void {
