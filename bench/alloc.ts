@@ -9,13 +9,17 @@
  *
  *   scripts/deno run -A bench/alloc.ts            # prints a table; no assertions
  *
+ * Knobs (environment): BENCH_SIZES=1000,10000; BENCH_INFLIGHT=32 (writes in flight, also the baseline's);
+ * BENCH_V8_FLAGS=--max-semi-space-size=16 (added to the daemon's V8 flags); BENCH_PROFILE_DIR=dir (CPU profile
+ * of the allocator child); BENCH_DEBUG=1 (the child's own report on stderr).
+ *
  * The child roles (`--child allocator|baseline KUBECONFIG N`) are this same file.
  * @module
  */
 import { buildModel } from "../src/config/build.ts";
 import type { Model } from "../src/config/model.ts";
 import { type Allocator, startAllocator } from "../src/daemon/allocator.ts";
-import { createKubeApi, loadKubeConfig, type MetallbObject, type Service } from "../src/k8s/mod.ts";
+import { createKubeApi, loadKubeConfig, type Service } from "../src/k8s/mod.ts";
 import { silentLogger } from "../src/log/mod.ts";
 import { Registry } from "../src/metrics/mod.ts";
 import { permissionFlags, V8_FLAGS } from "../scripts/runtime.ts";
