@@ -11,7 +11,7 @@
  *
  * - `--max-semi-space-size=2`: caps V8's young generation at 2 MB per semi-space (by default it grows to 16 MB).
  *   With 1,000 Services, anonymous memory fell from 135 MB to 75-79 MB in a build with bounded API requests, and the
- *   current build's RSS from 237-333 MB to 185-228 MB; idle, ~2 MB. 1 MB saves no more (87-90 MB) and costs more GC:
+ *   current build's RSS from 237-333 MB to 174-228 MB (in five runs); idle, within 2 MB. 1 MB saves no more (87-90 MB) and costs more GC:
  *   with 10,000 Services GC took 47% of the CPU at 1 MB against 41% at 2 MB and at 16 MB. The ARP responder's CPU
  *   under a 10,000 requests/s flood did not change (bench/arp_flood_cpu.ts: 7-8% of a core either way).
  * - `--max-old-space-size=256`: a ceiling, not a target (V8 sizes the heap from what is live): a runaway ends in a
@@ -22,7 +22,7 @@
  * 1,000 Services: no concurrent GC); `--optimize-for-size` and `--lite-mode` (less memory alone, 144-188 MB with 1,000
  * Services, but +30-85% start-up CPU, and nothing left to gain once the young generation is capped and freed memory
  * trimmed); `--jitless` and `--no-opt` (no memory gain, more CPU); glibc's `MALLOC_ARENA_MAX=2` (no gain: the freed
- * memory glibc keeps sits in the main arena, which only `malloc_trim` returns: 185 -> 123 MB with 1,000 Services).
+ * memory glibc keeps sits in the main arena, which only `malloc_trim` returns: 174-207 -> 120-125 MB with 1,000 Services).
  */
 export const V8_FLAGS: readonly string[] = ["--max-old-space-size=256", "--max-semi-space-size=2"];
 
