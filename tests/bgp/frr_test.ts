@@ -122,12 +122,12 @@ router bgp 64501
         async () => Object.keys(await frrRoutes(frr, "ipv4")).length === 1,
       );
       // The wrong password: FRR's kernel drops our unsigned-to-it SYNs, so connects time out, again and again.
+      // Under load the failure may be reported differently (a timeout, usually); what matters is that it fails and
+      // never establishes.
       await waitFor(
-        "the wrong password's connect to time out",
-        () => /timed out/.test(bad.peers()[0]?.lastError ?? ""),
-        {
-          timeoutMs: 10_000,
-        },
+        "the wrong password's connect to fail",
+        () => (bad.peers()[0]?.lastError ?? "") !== "",
+        { timeoutMs: 20_000 },
       );
       assert((await peerState(frr, n2.ipv4)) !== "Established");
       assertEquals(bad.peers()[0]?.stats.establishedTransitions, 0);
