@@ -47,7 +47,9 @@ export interface DaemonOptions {
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { run, log, shutdown } = options;
   const registry = options.registry ?? new Registry();
-  const readiness: (() => true | string)[] = [];
+  // Not ready until every part has started (then each part's own check must pass too).
+  let started = false;
+  const readiness: (() => true | string)[] = [() => started || "starting"];
   log.info("metallite starting", { version: VERSION, node: run.nodeName, pools: run.pools.map((p) => p.text) });
 
   let config;
@@ -138,6 +140,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const bgp = await startBgp({ run, api, caches, models, events, log, registry });
   shutdown.add("withdraw BGP routes", () => bgp.stop());
 
+  started = true;
   await shutdown.done;
   log.info("metallite stopped");
 }
