@@ -15,8 +15,15 @@
  * - A write happens only when the object differs from what is wanted; what we wrote is remembered until the cache
  *   catches up (its watch event arrives), so a lagging cache never causes a second write, and the echo of our own
  *   write does not trigger another pass.
- * - Writes run at most `maxInFlight` at a time; a failed one is retried with capped, jittered backoff while the
- *   others go on.
+ * - Writes run at most `maxInFlight` at a time, address and condition writes first (what speakers and users wait
+ *   for), then annotations, Events and pool status; a failed one is retried with capped, jittered backoff while
+ *   the others go on.
+ * - Events follow changes the controller itself made (addresses written, pending reason changed), so a restart or
+ *   a new leader does not repeat them. A refusal while an address-conflict probe runs is not reported at all.
+ *
+ * Service status condition: type {@link ADDRESS_CONDITION_TYPE}, True with reason "Assigned" and the addresses and
+ * pool as message, or False with the pending code (`PoolExhausted`, `IpInUse`...) as reason and the one-line why
+ * as message. Conditions of other types are kept.
  * @module
  */
 import type { Model, Pool } from "../config/model.ts";
