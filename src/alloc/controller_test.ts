@@ -9,56 +9,14 @@ import {
   AllocatorController,
   type AllocatorControllerOptions,
   type AllocatorPorts,
-  type ControllerClock,
   EVENT_REASONS,
   type PoolStatusFields,
   type ServiceEvent,
   type StatusObject,
 } from "./controller.ts";
 import { ALLOCATED_FROM_POOL_ANNOTATION } from "./annotations.ts";
-
-/** A clock that moves only when told; timers fire in time order, with promise callbacks run between them. */
-class ManualClock implements ControllerClock {
-  #now = 1_700_000_000_000;
-  #seq = 0;
-  readonly #timers = new Map<number, { at: number; fn: () => void }>();
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimer(ms: number, fn: () => void): () => void {
-    const id = ++this.#seq;
-    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
-    return () => this.#timers.delete(id);
-  }
-
-  get pending(): number {
-    return this.#timers.size;
-  }
-
-  async advance(ms: number): Promise<void> {
-    const end = this.#now + ms;
-    for (;;) {
-      await settle();
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.#timers) {
-        if (entry[1].at <= end && (next === undefined || entry[1].at < next[1].at)) next = entry;
-      }
-      if (next === undefined) break;
-      this.#timers.delete(next[0]);
-      this.#now = Math.max(this.#now, next[1].at);
-      next[1].fn();
-    }
-    this.#now = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 30; i++) await Promise.resolve();
-  await new Promise<void>((resolve) => setTimeout(resolve, 0));
-}
+// Tests may use the Kubernetes client's fake clock: it has the same shape as the controller's clock.
+import { FakeClock } from "../k8s/clock.ts";
 
 class ApiError extends Error {
   constructor(readonly status: number, message: string) {
@@ -294,7 +252,7 @@ function condition(cluster: FakeCluster, key: string): Condition | undefined {
 
 interface Harness {
   cluster: FakeCluster;
-  clock: ManualClock;
+  clock: FakeClock;
   controller: AllocatorController;
   metrics: Registry;
   /** Runs passes and writes until nothing is left to do. */
@@ -307,7 +265,7 @@ async function withController(
   options: Partial<AllocatorControllerOptions> = {},
 ): Promise<void> {
   const cluster = new FakeCluster(model);
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const metrics = new Registry();
   const controller = new AllocatorController({
     ports: cluster.ports(),
@@ -485,7 +443,7 @@ Deno.test("AllocatorController as a new leader over a converged cluster writes n
     const before = structuredClone([...cluster.server.values()]);
     const writes = cluster.writes.length;
     // A second instance, leader from now on, sees the same cluster.
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const next = new AllocatorController({ ports: cluster.ports(), clock });
     try {
       next.poke();
