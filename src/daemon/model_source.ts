@@ -170,12 +170,18 @@ export async function startModelSource(options: ModelSourceOptions): Promise<Mod
     return { ...next, rejected: all };
   }
 
+  // Listeners are told about the first rebuild after every source has been read even when the model is unchanged:
+  // `ready()` turned true then, and consumers that wait for it (the allocator) must look again.
+  let readyAnnounced = informers.length === 0;
   function schedule(): void {
     if (timer !== undefined) return;
     timer = setTimeout(() => {
       timer = undefined;
       const next = build();
-      if (JSON.stringify(next, bigintSafe) === JSON.stringify(model, bigintSafe)) return;
+      const unchanged = JSON.stringify(next, bigintSafe) === JSON.stringify(model, bigintSafe);
+      const becameReady = !readyAnnounced && allSynced();
+      if (unchanged && !becameReady) return;
+      readyAnnounced ||= becameReady;
       model = next;
       for (const listener of listeners) listener(model);
     }, options.debounceMs ?? 50);
