@@ -342,17 +342,21 @@ export function stepFsm(s: FsmState, event: FsmEvent, config: FsmConfig): FsmRes
         case "connectRetry":
           if (s.state === "connect" || s.state === "active") {
             if (config.passive) return same;
-            // Abandon the attempt in flight and dial again after a longer wait (RFC 4271 event 9).
+            // RFC 4271 event 9: dial again after a longer wait. A dial still in flight (Connect) is abandoned: that
+            // is a failed attempt like a refused one, so it is counted (the backoff grows) and reported.
+            const abandoned = s.state === "connect";
+            const counter = abandoned ? s.connectRetryCounter + 1 : s.connectRetryCounter;
             return {
-              state: { ...s, state: "connect" },
+              state: { ...s, state: "connect", connectRetryCounter: counter },
               actions: [
                 { type: "close" },
                 {
                   type: "startTimer",
                   timer: "connectRetry",
-                  seconds: backoffSeconds(config, s.connectRetryCounter + 1),
+                  seconds: backoffSeconds(config, abandoned ? counter : counter + 1),
                 },
                 { type: "connect" },
+                ...(abandoned ? [{ type: "down", reason: "connection attempt timed out" } as FsmAction] : []),
               ],
             };
           }

@@ -208,6 +208,17 @@ Deno.test("stepFsm() rejects a bad OPEN with the right NOTIFICATION and backs of
   });
 });
 
+Deno.test("stepFsm() counts and reports a dial still in flight when ConnectRetry fires, so the backoff grows", () => {
+  const r = run([{ type: "start" }]);
+  assertEquals(r.state.state, "connect");
+  const r2 = run([{ type: "timer", timer: "connectRetry" }], CONFIG, r.state);
+  assertEquals(r2.state, { ...r.state, state: "connect", connectRetryCounter: 1 });
+  assert(r2.actions.some((a) => a.type === "down"));
+  assertEquals(timers(r2.actions), ["connectRetry=1"]);
+  const r3 = run([{ type: "timer", timer: "connectRetry" }], CONFIG, r2.state);
+  assertEquals(timers(r3.actions), ["connectRetry=2"]);
+});
+
 Deno.test("stepFsm() retries a failed connect after ConnectRetry with backoff", () => {
   const r = run([{ type: "start" }, { type: "connectionFailed", reason: "refused" }]);
   assertEquals(r.state.state, "active");
