@@ -46,6 +46,11 @@ const SYMBOLS = {
   // open(const char *, int, ...) is variadic; the mode is never needed here (no O_CREAT).
   open: { parameters: ["buffer", "i32"], result: "i32" },
   setns: { parameters: ["i32", "i32"], result: "i32" },
+  /** glibc: return free heap memory to the kernel (1 if some was returned). */
+  malloc_trim: { parameters: ["usize"], result: "i32" },
+  // long syscall(long number, ...) is variadic; integer and pointer arguments travel in the same registers as for a
+  // fixed-argument call on x86_64 and aarch64 Linux. Used for bpf(2), which glibc does not wrap.
+  syscall: { parameters: ["i64", "i64", "buffer", "u64"], result: "i64" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The libc symbol table type, for callers that want to name it. */
