@@ -9,6 +9,7 @@ import type { Counter, Registry } from "../metrics/mod.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { KubeApiError, KubeDecodeError, KubeRequestError } from "./errors.ts";
 import type { KubeConfig } from "./kubeconfig.ts";
+import { Limiter, LimiterAbortedError } from "./_limiter.ts";
 import type { KubeList, KubeObject, WatchEvent } from "./types.ts";
 
 /** The `fetch` the client calls; injected in tests. */
@@ -36,6 +37,12 @@ export interface KubeClientOptions {
   metrics?: Registry;
   /** User-Agent header; default "metallite". */
   userAgent?: string;
+  /**
+   * Most requests in flight at once, watches excepted (they are long-lived and would starve the others); the rest
+   * wait in arrival order, and their timeout starts when they are sent. Default 8: a burst of writes (an Event per
+   * Service) then opens a few connections, not one per write, whose TLS buffers the process would keep.
+   */
+  maxConcurrentRequests?: number;
 }
 
 /** Options of one {@link KubeClient.request}. */
@@ -178,6 +185,7 @@ export class KubeClient {
   readonly #log: Logger;
   readonly #userAgent: string;
   readonly #requests: Counter | undefined;
+  readonly #limiter: Limiter;
   #httpClient: Deno.HttpClient | undefined;
   #token: string | undefined;
   #tokenReadAt = -Infinity;
@@ -198,6 +206,7 @@ export class KubeClient {
       ["verb", "code"],
     );
     this.#token = options.config.token;
+    this.#limiter = new Limiter(options.maxConcurrentRequests ?? 8);
     if (options.fetch === undefined && options.config.server.startsWith("https:")) {
       const { caPem, clientCertPem, clientKeyPem } = options.config;
       const tls: Deno.CreateHttpClientOptions = caPem === undefined ? {} : { caCerts: [caPem] };
@@ -210,6 +219,11 @@ export class KubeClient {
   /** The configuration this client uses. */
   get config(): KubeConfig {
     return this.#config;
+  }
+
+  /** Requests (watches excepted) running now and waiting for a turn. */
+  get queue(): { active: number; waiting: number } {
+    return { active: this.#limiter.active, waiting: this.#limiter.waiting };
   }
 
   /** Releases the TLS client and its pooled connections. */
@@ -312,7 +326,20 @@ export class KubeClient {
     const verb = method.toUpperCase();
 
     for (let attempt = 0;; attempt++) {
-      const headers = await this.#headers(contentType, "application/json", attempt > 0);
+      let release: () => void;
+      try {
+        release = await this.#limiter.acquire(options.signal);
+      } catch (error) {
+        if (!(error instanceof LimiterAbortedError)) throw error;
+        throw new KubeRequestError(`${verb} ${path}: aborted before it was sent`, { cause: error });
+      }
+      let headers: Headers;
+      try {
+        headers = await this.#headers(contentType, "application/json", attempt > 0);
+      } catch (error) {
+        release();
+        throw error;
+      }
       const controller = new AbortController();
       let timedOut = false;
       const cancelTimer = this.#clock.setTimer(limitMs, () => {
@@ -321,6 +348,7 @@ export class KubeClient {
       });
       const onAbort = () => controller.abort();
       options.signal?.addEventListener("abort", onAbort, { once: true });
+      if (options.signal?.aborted) controller.abort();
       let status = 0;
       let text: string;
       try {
@@ -334,6 +362,7 @@ export class KubeClient {
         if (error instanceof KubeDecodeError) throw error;
         throw this.#networkError(verb, path, error, timedOut, limitMs);
       } finally {
+        release();
         cancelTimer();
         options.signal?.removeEventListener("abort", onAbort);
         this.#requests?.inc({ verb, code: String(status) });

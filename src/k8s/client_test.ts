@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../tests/assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes, waitFor } from "../../tests/assert.ts";
 import { json, scriptedFetch, service, status, Stream } from "./_testing.ts";
 import { KubeClient } from "./client.ts";
 import { FakeClock } from "./clock.ts";
@@ -222,4 +222,56 @@ Deno.test("KubeClient explains that insecure-skip-tls-verify needs a Deno flag",
   });
   const error = await assertRejects(() => client.get("/p"), KubeRequestError);
   assertStringIncludes(error.message, "--unsafely-ignore-certificate-errors=192.0.2.1");
+});
+
+Deno.test("KubeClient keeps at most maxConcurrentRequests requests in flight; watches do not count", async () => {
+  const answers: (() => void)[] = [];
+  const streams: Stream[] = [];
+  const { fetch, requests } = scriptedFetch((r) => {
+    if (r.url.searchParams.has("watch")) {
+      const stream = new Stream();
+      streams.push(stream);
+      return stream.response;
+    }
+    return new Promise((resolve) => answers.push(() => resolve(json(200, service(r.path.slice(1), "1")))));
+  });
+  const client = new KubeClient({ config, fetch, maxConcurrentRequests: 2 });
+  const controller = new AbortController();
+  // Three watches first: they must not take the two slots.
+  const watches = [1, 2, 3].map(() => collect(client.watch("/w", { signal: controller.signal })));
+  const gets = ["a", "b", "c", "d", "e"].map((name) => client.get(`/${name}`));
+  await waitFor("two GETs sent", () => answers.length === 2);
+  assertEquals(requests.filter((r) => r.method === "GET" && !r.url.searchParams.has("watch")).length, 2);
+  assertEquals(client.queue, { active: 2, waiting: 3 });
+  // Each answer lets exactly one more request go, in order.
+  for (let sent = 2; sent < 5; sent++) {
+    answers[sent - 2]!();
+    await waitFor(`request ${sent + 1} sent`, () => answers.length === sent + 1);
+  }
+  answers[3]!();
+  answers[4]!();
+  const names = (await Promise.all(gets)).map((s) => s.metadata.name);
+  assertEquals(names, ["a", "b", "c", "d", "e"]);
+  assertEquals(client.queue, { active: 0, waiting: 0 });
+  assertEquals(streams.length, 3);
+  controller.abort();
+  await Promise.all(watches);
+});
+
+Deno.test("KubeClient: a queued request whose signal aborts never reaches the server", async () => {
+  const { fetch, requests } = scriptedFetch(() => undefined);
+  const clock = new FakeClock();
+  const client = new KubeClient({ config, fetch, clock, maxConcurrentRequests: 1, timeoutMs: 1000 });
+  const hung = assertRejects(() => client.get("/hung"), KubeRequestError, "within 1000 ms");
+  const controller = new AbortController();
+  const queued = assertRejects(
+    () => client.get("/queued", { signal: controller.signal }),
+    KubeRequestError,
+    "aborted before it was sent",
+  );
+  controller.abort();
+  await queued;
+  await clock.advance(1000);
+  await hung;
+  assertEquals(requests.map((r) => r.path), ["/hung"]);
 });

@@ -8,6 +8,7 @@ import { silentLogger } from "../log/mod.ts";
 import type { ResourceClient } from "./api.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { isNotFound } from "./errors.ts";
+import { Limiter } from "./_limiter.ts";
 import type { KubeEvent } from "./types.ts";
 
 /** The object an Event is about. */
@@ -52,6 +53,11 @@ export interface EventRecorderOptions {
   refillMs?: number;
   /** Most aggregation entries kept (oldest forgotten); default 4,096. */
   maxTracked?: number;
+  /**
+   * Most Event writes in flight at once; default 2. The rest wait in arrival order, so 1,000 Services announced at
+   * once become a queue that trickles out beside the writes that matter (addresses, Leases), not 1,000 requests.
+   */
+  maxInFlight?: number;
   /** Logger; default silent. */
   log?: Logger;
 }
@@ -91,6 +97,7 @@ export class EventRecorder {
   readonly #log: Logger;
   readonly #aggregates = new Map<string, Aggregate>();
   readonly #buckets = new Map<string, Bucket>();
+  readonly #limiter: Limiter;
   #sequence = 0;
   /** Occurrences not written at once because of the rate limit (they are folded into a later count). */
   throttled = 0;
@@ -101,6 +108,12 @@ export class EventRecorder {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? silentLogger;
+    this.#limiter = new Limiter(options.maxInFlight ?? 2);
+  }
+
+  /** Event writes waiting for their turn (see {@link EventRecorderOptions.maxInFlight}). */
+  get queued(): number {
+    return this.#limiter.waiting;
   }
 
   #take(objectKey: string, now: number): boolean {
@@ -167,14 +180,18 @@ export class EventRecorder {
       return aggregate.chain;
     }
     const entry = aggregate;
-    // One write at a time per aggregate, so a PATCH never races the CREATE it depends on.
-    entry.chain = entry.chain.then(() => this.#write(entry, object, { ...details, message }, now));
+    // One write at a time per aggregate, so a PATCH never races the CREATE it depends on; occurrences recorded while
+    // a write waits for its turn are sent by it (the writes after it find nothing new and send nothing).
+    entry.chain = entry.chain.then(() => {
+      if (entry.count === entry.sentCount) return;
+      return this.#limiter.run(() => this.#write(entry, object, { ...details, message }, now));
+    });
     return entry.chain;
   }
 
   async #write(entry: Aggregate, object: InvolvedObject, details: EventDetails, now: number): Promise<void> {
     if (entry.count === entry.sentCount) return;
-    const lastTimestamp = new Date(now).toISOString().replace(/\.\d+Z$/, "Z");
+    const lastTimestamp = new Date(entry.lastSeen).toISOString().replace(/\.\d+Z$/, "Z");
     const count = entry.count;
     try {
       if (entry.eventName !== undefined) {

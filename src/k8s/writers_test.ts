@@ -151,6 +151,35 @@ Deno.test("EventRecorder starts a new Event when the old one expired, and never 
   assertEquals(recorder.failed, 1);
 });
 
+Deno.test("EventRecorder queues a burst: at most maxInFlight writes at once, repeats folded into one write", async () => {
+  const mem = memoryApi();
+  let inFlight = 0;
+  let most = 0;
+  const fetch: typeof mem.fetch = async (url, init) => {
+    most = Math.max(most, ++inFlight);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return await mem.fetch(url, init);
+    } finally {
+      inFlight--;
+    }
+  };
+  const api = createKubeApi({ config, fetch });
+  const recorder = new EventRecorder({ events: api.events, component: "c", clock: new FakeClock(), maxInFlight: 3 });
+  const e = { type: "Normal" as const, reason: "nodeAssigned", message: "announcing from node1" };
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < 40; i++) writes.push(recorder.record({ ...svcRef, name: `svc${i}`, uid: `u${i}` }, e));
+  // The same Service twice more while its first write still waits: one Event with count 3, no PATCH.
+  writes.push(recorder.record({ ...svcRef, name: "svc39", uid: "u39" }, e));
+  writes.push(recorder.record({ ...svcRef, name: "svc39", uid: "u39" }, e));
+  await Promise.all(writes);
+  assertEquals(most, 3);
+  assertEquals(mem.requests.length, 40);
+  assertEquals(mem.requests.every((r) => r.method === "POST"), true);
+  assertEquals(JSON.parse(mem.requests[39]!.body!).count, 3);
+  assertEquals(recorder.queued, 0);
+});
+
 const LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/metallb-system/leases/alloc";
 
 function lock(fetch: ReturnType<typeof memoryApi>["fetch"], identity: string, clock: FakeClock) {
