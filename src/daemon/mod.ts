@@ -18,6 +18,7 @@ import { startCaches } from "./caches.ts";
 import { startBgp } from "./bgp.ts";
 import { startLayer2 } from "./layer2.ts";
 import { ConfigFileError, startModelSource } from "./model_source.ts";
+import { createHeapTrimmer } from "./trim.ts";
 
 /** A start-up failure with a one-line message; main prints it and exits with status 1. */
 export class StartupError extends Error {
@@ -97,6 +98,19 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
 
   const caches = startCaches({ api, namespace: run.namespace });
   shutdown.add("stop the informers", () => caches.stop());
+  // Start-up and every burst of changes leave freed memory in the C heap: return it once things are quiet.
+  const trimmer = createHeapTrimmer({
+    busy: () => api.client.queue.active + api.client.queue.waiting > 0,
+    log,
+  });
+  trimmer.activity();
+  const offTrimCaches = caches.onAnyChange(() => trimmer.activity());
+  const offTrimModels = models.onChange(() => trimmer.activity());
+  shutdown.add("stop trimming memory", () => {
+    offTrimCaches();
+    offTrimModels();
+    trimmer.stop();
+  });
   readiness.push(() => caches.synced() || "Services, Nodes and EndpointSlices not listed yet");
 
   let layer2;

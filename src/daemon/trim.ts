@@ -1,0 +1,117 @@
+/**
+ * Gives freed memory back to the system once a burst of work is over. glibc keeps the memory a burst freed (TLS
+ * buffers of API requests, parsed lists) in its heap for reuse, so without a trim a daemon that once started with
+ * 1,000 Services keeps its peak footprint for good; `malloc_trim(0)` returns those pages (about 200 -> 120 MB at
+ * 1,000 Services when measured). The trim runs a moment after the last sign of work (a cache or model change) and
+ * only when no API request is running or queued, at most once per `minIntervalMs`.
+ * @module
+ */
+import type { Clock } from "../k8s/mod.ts";
+import { systemClock } from "../k8s/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { libc } from "../net/mod.ts";
+
+/** Options for {@link createHeapTrimmer}. */
+export interface HeapTrimmerOptions {
+  /**
+   * Returns freed memory; default glibc's `malloc_trim(0)` through FFI. When it throws (no `--allow-ffi`, a C
+   * library without `malloc_trim`), trimming is switched off for good and that is logged once.
+   */
+  trim?: () => void;
+  /** True while work is still under way (API requests in flight or queued): the trim waits. */
+  busy?: () => boolean;
+  /** Quiet time after the last activity before trimming; default 2,000 ms. */
+  quietMs?: number;
+  /** Least time between two trims; default 30,000 ms. */
+  minIntervalMs?: number;
+  /** Clock; default the system clock. */
+  clock?: Clock;
+  /** Logger. */
+  log: Logger;
+}
+
+/** The trimmer: tell it about work with `activity()`. */
+export interface HeapTrimmer {
+  /** Something happened that allocates (a cache, the model, a burst of writes): trim once it has quieted down. */
+  activity(): void;
+  /** Trims done so far. */
+  readonly trims: number;
+  /** Cancels a pending trim. */
+  stop(): void;
+}
+
+function glibcTrim(): void {
+  libc().malloc_trim(0n);
+}
+
+/**
+ * Creates a trimmer. No trim is pending until the first `activity()`.
+ *
+ * @example
+ * ```ts
+ * const trimmer = createHeapTrimmer({ busy: () => api.client.queue.waiting > 0, log });
+ * caches.onAnyChange(() => trimmer.activity());
+ * ```
+ */
+export function createHeapTrimmer(options: HeapTrimmerOptions): HeapTrimmer {
+  const clock = options.clock ?? systemClock;
+  const trim = options.trim ?? glibcTrim;
+  const quietMs = options.quietMs ?? 2_000;
+  const minIntervalMs = options.minIntervalMs ?? 30_000;
+  const log = options.log;
+  let lastActivity = -Infinity;
+  let lastTrim = -Infinity;
+  let cancel: (() => void) | undefined;
+  let disabled = false;
+  let stopped = false;
+  let trims = 0;
+
+  function arm(): void {
+    if (disabled || stopped) return;
+    const at = Math.max(lastActivity + quietMs, lastTrim + minIntervalMs);
+    cancel = clock.setTimer(Math.max(0, at - clock.now()), fire);
+  }
+
+  function fire(): void {
+    cancel = undefined;
+    if (disabled || stopped) return;
+    if (clock.now() < lastActivity + quietMs) return arm();
+    if (options.busy?.()) {
+      lastActivity = clock.now();
+      return arm();
+    }
+    const before = Deno.memoryUsage().rss;
+    const started = performance.now();
+    try {
+      trim();
+    } catch (error) {
+      disabled = true;
+      log.info("cannot return freed memory to the system (malloc_trim); going on without it", { error });
+      return;
+    }
+    trims++;
+    lastTrim = clock.now();
+    log.debug("returned freed memory to the system", {
+      rssBeforeMiB: Math.round(before / 1048576),
+      rssAfterMiB: Math.round(Deno.memoryUsage().rss / 1048576),
+      ms: Math.round(performance.now() - started),
+    });
+  }
+
+  return {
+    activity() {
+      if (disabled || stopped) return;
+      lastActivity = clock.now();
+      // A pending trim looks at lastActivity when it fires, so a storm of changes costs no timer per change.
+      if (cancel === undefined) arm();
+    },
+    get trims() {
+      return trims;
+    },
+    stop() {
+      stopped = true;
+      cancel?.();
+      cancel = undefined;
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { assertEquals } from "../../tests/assert.ts";
+import { FakeClock } from "../k8s/mod.ts";
+import { silentLogger } from "../log/mod.ts";
+import { createHeapTrimmer } from "./trim.ts";
+
+Deno.test("HeapTrimmer trims once activity has been quiet for quietMs, and not before", async () => {
+  const clock = new FakeClock();
+  let trims = 0;
+  const trimmer = createHeapTrimmer({ trim: () => trims++, clock, log: silentLogger, quietMs: 2000 });
+  await clock.advance(10_000);
+  assertEquals(trims, 0); // nothing happened yet
+  trimmer.activity();
+  await clock.advance(1500);
+  trimmer.activity(); // a storm keeps pushing it back
+  await clock.advance(1500);
+  assertEquals(trims, 0);
+  await clock.advance(500);
+  assertEquals(trims, 1);
+  await clock.advance(60_000);
+  assertEquals(trims, 1); // no activity, no trim
+  trimmer.stop();
+});
+
+Deno.test("HeapTrimmer waits while work is busy and keeps minIntervalMs between trims", async () => {
+  const clock = new FakeClock();
+  let trims = 0;
+  let busy = true;
+  const trimmer = createHeapTrimmer({
+    trim: () => trims++,
+    busy: () => busy,
+    clock,
+    log: silentLogger,
+    quietMs: 1000,
+    minIntervalMs: 30_000,
+  });
+  trimmer.activity();
+  await clock.advance(5000);
+  assertEquals(trims, 0);
+  busy = false;
+  await clock.advance(1000);
+  assertEquals(trims, 1);
+  trimmer.activity();
+  await clock.advance(5000);
+  assertEquals(trims, 1);
+  await clock.advance(25_000);
+  assertEquals(trims, 2);
+  assertEquals(trimmer.trims, 2);
+  trimmer.stop();
+});
+
+Deno.test("HeapTrimmer switches itself off when trimming is impossible (no FFI, no glibc)", async () => {
+  const clock = new FakeClock();
+  let calls = 0;
+  const trimmer = createHeapTrimmer({
+    trim: () => {
+      calls++;
+      throw new Deno.errors.NotCapable("Requires ffi access");
+    },
+    clock,
+    log: silentLogger,
+    quietMs: 10,
+    minIntervalMs: 10,
+  });
+  trimmer.activity();
+  await clock.advance(100);
+  trimmer.activity();
+  await clock.advance(100);
+  assertEquals([calls, trimmer.trims], [1, 0]);
+  trimmer.stop();
+});
