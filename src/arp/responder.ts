@@ -7,10 +7,11 @@
 
 import { silentLogger } from "../log/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { type Counter, Registry } from "../metrics/mod.ts";
+import { type Counter, type Gauge, Registry } from "../metrics/mod.ts";
 import { type Clock, formatMac, type FrameSocket, systemClock } from "../net/mod.ts";
 import { ARP_REQUEST, encodeArpReplyFromView, encodeGratuitousArp, formatIpv4, ipv4Word, readArp } from "./codec.ts";
 import { arpRequestFilter } from "./filter.ts";
+import type { ArpOffload, ArpOffloadEntry } from "./offload.ts";
 
 /**
  * When gratuitous ARPs go out after a takeover, in ms from the takeover. MetalLB (internal/layer2/announcer.go) sends
@@ -36,7 +37,15 @@ export interface ArpResponderOptions {
    * reach user space. Default true; false leaves a filter accepting all ARP requests.
    */
   filterTargets?: boolean;
+  /**
+   * The kernel fast path (`ArpOffload.open()`): plain requests for owned VIPs are answered by a tc program on each
+   * interface it attaches to; everything else still reaches this responder. The responder owns it and closes it.
+   */
+  offload?: ArpOffload;
 }
+
+/** How often the kernel fast path's reply counts are added to `metallite_arp_replies_total`. */
+const OFFLOAD_COUNT_INTERVAL_MS = 5000;
 
 /** Options for {@link ArpResponder.announce}. */
 export interface AnnounceOptions {
@@ -96,6 +105,9 @@ export class ArpResponder {
   readonly #malformed: Counter;
   readonly #gratuitous: Counter;
   readonly #sendErrors: Counter;
+  readonly #offload: ArpOffload | undefined;
+  readonly #offloaded: Gauge;
+  #cancelOffloadCount: () => void = () => {};
   #closed = false;
 
   /** Starts reading on the given sockets at once. */
@@ -119,6 +131,12 @@ export class ArpResponder {
     this.#sendErrors = registry.counter("metallite_arp_send_errors_total", "ARP frames that could not be sent", [
       "interface",
     ]);
+    this.#offloaded = registry.gauge(
+      "metallite_arp_offload_interfaces",
+      "Interfaces where the kernel (tc eBPF) answers ARP requests for owned VIPs",
+    );
+    this.#offload = options.offload;
+    if (this.#offload !== undefined) this.#countOffloaded();
     for (const socket of options.sockets ?? []) this.addSocket(socket);
   }
 
@@ -133,6 +151,7 @@ export class ArpResponder {
     const reader: Reader = { socket, stop, done: Promise.resolve() };
     reader.done = this.#read(socket, stop.signal);
     this.#readers.set(socket.interfaceName, reader);
+    this.#attachOffload(socket);
   }
 
   /** Stops answering on an interface (e.g. it disappeared) and closes its socket. */
@@ -140,6 +159,9 @@ export class ArpResponder {
     const reader = this.#readers.get(interfaceName);
     if (reader === undefined) return;
     this.#readers.delete(interfaceName);
+    this.#offload?.detach(interfaceName);
+    this.#offloaded.set({}, this.#offload?.interfaces().length ?? 0);
+    this.#syncOffload();
     reader.stop.abort();
     await reader.done;
     await reader.socket.close();
@@ -265,6 +287,12 @@ export class ArpResponder {
     this.#closed = true;
     for (const ownership of this.#owned.values()) ownership.cancelBurst();
     this.#owned.clear();
+    if (this.#offload !== undefined) {
+      this.#cancelOffloadCount();
+      this.#addOffloadedReplies(this.#offload);
+      this.#offload.close();
+      this.#offloaded.set({}, 0);
+    }
     await Promise.all(this.interfaces().map((name) => this.removeSocket(name)));
   }
 
@@ -291,6 +319,70 @@ export class ArpResponder {
 
   #applyFilters(): void {
     for (const { socket } of this.#readers.values()) this.#applyFilter(socket);
+    this.#syncOffload();
+  }
+
+  #attachOffload(socket: FrameSocket): void {
+    if (this.#offload === undefined) return;
+    try {
+      this.#offload.attach(socket);
+    } catch (error) {
+      this.#logger.warnOnce(
+        `arp-offload:${socket.interfaceName}`,
+        "Kernel fast path unavailable; answering ARP from user space",
+        {
+          interface: socket.interfaceName,
+          error,
+        },
+      );
+    }
+    this.#offloaded.set({}, this.#offload.interfaces().length);
+    this.#syncOffload();
+  }
+
+  /** Makes the kernel fast path answer exactly the owned VIPs on their allowed, attached interfaces. */
+  #syncOffload(): void {
+    const offload = this.#offload;
+    if (offload === undefined || this.#closed) return;
+    const attached = new Set(offload.interfaces());
+    const entries: ArpOffloadEntry[] = [];
+    for (const { socket } of this.#readers.values()) {
+      if (!attached.has(socket.interfaceName)) continue;
+      for (const [word, ownership] of this.#owned) {
+        if (this.#allowed(ownership, socket.interfaceName)) {
+          entries.push({ ip: word, interfaceIndex: socket.interfaceIndex, mac: socket.mac });
+        }
+      }
+    }
+    try {
+      offload.sync(entries);
+    } catch (error) {
+      // A map that cannot be changed must not keep answering for VIPs we gave up: detach everywhere.
+      this.#logger.error("Cannot update the kernel fast path; answering ARP from user space", { error });
+      for (const name of attached) offload.detach(name);
+      this.#offloaded.set({}, 0);
+    }
+  }
+
+  /** Adds the kernel's replies to the reply counter now and every few seconds. */
+  #countOffloaded(): void {
+    const offload = this.#offload;
+    if (offload === undefined || this.#closed) return;
+    this.#addOffloadedReplies(offload);
+    this.#cancelOffloadCount = this.#clock.setTimer(OFFLOAD_COUNT_INTERVAL_MS, () => this.#countOffloaded());
+  }
+
+  #addOffloadedReplies(offload: ArpOffload): void {
+    let counts: Map<number, number>;
+    try {
+      counts = offload.takeReplies();
+    } catch {
+      return;
+    }
+    for (const [index, count] of counts) {
+      const socket = [...this.#readers.values()].find((r) => r.socket.interfaceIndex === index)?.socket;
+      this.#replies.inc({ interface: socket?.interfaceName ?? String(index) }, count);
+    }
   }
 
   #applyFilter(socket: FrameSocket): void {

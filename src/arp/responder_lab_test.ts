@@ -16,6 +16,7 @@ import {
 import { Registry } from "../metrics/mod.ts";
 import { libc } from "../net/libc.ts";
 import { ffiSkipReason, inNetns } from "../net/testing.ts";
+import { ArpOffload } from "./offload.ts";
 import { probeArp } from "./probe.ts";
 import { ArpResponder } from "./responder.ts";
 import { openArpProbeSocket, openArpSocket } from "./socket.ts";
@@ -66,6 +67,60 @@ Deno.test({
       });
     } finally {
       await responder.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "ArpResponder with the kernel fast path in a lab: the kernel answers, user space sees none, close() silences it",
+  ignore: skip !== undefined || Deno.uid() !== 0,
+  async fn(t) {
+    await using lab = await createLab({ nodes: 1 });
+    const node = lab.nodes[0]!;
+    const client = lab.client;
+    const registry = new Registry();
+    // The link is created for the interface index in the calling thread's namespace: attach inside node1's.
+    const responder = inNetns(node.netns, () =>
+      new ArpResponder({
+        sockets: [openArpSocket(node.iface)],
+        registry,
+        offload: ArpOffload.open(),
+        announceDelaysMs: [],
+      }));
+    const replies = () => registry.find("metallite_arp_replies_total")?.get({ interface: node.iface }) ?? 0;
+    let closed = false;
+    try {
+      assertEquals(registry.find("metallite_arp_offload_interfaces")?.get({}), 1, "attached to the node's interface");
+      responder.announce(VIP);
+      await t.step("arping is answered by the owner's MAC, and not by user space", async () => {
+        const result = await arping(lab, client, VIP, { count: 3 });
+        assertEquals(result.macs, [node.mac], result.output);
+        assertEquals(result.replies.length, 3, result.output);
+        assertEquals(replies(), 0, "the user-space responder sent no reply: the kernel did");
+      });
+      await t.step("a probe (sender 0.0.0.0) still reaches user space, which answers it", async () => {
+        // arping -0 sends from 0.0.0.0, as an RFC 5227 probe does.
+        const out = await lab.exec(client, ["arping", "-0", "-i", client.iface, "-c", "1", "-w", "1", VIP]);
+        assert(out.stdout.toLowerCase().includes(node.mac), out.stdout + out.stderr);
+        assertEquals(replies(), 1);
+      });
+      await t.step("after withdraw(), nobody answers", async () => {
+        responder.withdraw(VIP);
+        assertEquals((await arping(lab, client, VIP, { count: 2 })).macs, []);
+      });
+      await t.step("after close(), the program is gone and the kernel's replies are counted", async () => {
+        responder.announce(VIP);
+        assertEquals((await arping(lab, client, VIP, { count: 1 })).macs, [node.mac]);
+        await responder.close();
+        closed = true;
+        assertEquals(replies(), 5, "3 + 1 from the kernel, 1 from user space");
+        assertEquals((await arping(lab, client, VIP, { count: 2 })).macs, []);
+        const links = await lab.exec(node, ["ip", "-d", "link", "show", node.iface]);
+        assert(!links.stdout.includes("tcx"), links.stdout);
+      });
+    } finally {
+      if (!closed) await responder.close();
     }
   },
 });

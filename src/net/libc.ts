@@ -51,6 +51,7 @@ const SYMBOLS = {
   // long syscall(long number, ...) is variadic; integer and pointer arguments travel in the same registers as for a
   // fixed-argument call on x86_64 and aarch64 Linux. Used for bpf(2), which glibc does not wrap.
   syscall: { parameters: ["i64", "i64", "buffer", "u64"], result: "i64" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The libc symbol table type, for callers that want to name it. */

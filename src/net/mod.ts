@@ -1,10 +1,12 @@
 /**
  * The wire: libc bindings through FFI, AF_PACKET raw sockets with classic BPF filters that never block the event
- * loop, and interface lookups by ioctl.
+ * loop, interface lookups by ioctl, and bpf(2) with a small eBPF assembler for kernel fast paths.
  * @module
  */
 export * from "./bpf.ts";
+export * from "./bpf_syscall.ts";
 export * from "./clock.ts";
+export * from "./ebpf.ts";
 export * from "./ethernet.ts";
 export * from "./interface.ts";
 export * from "./libc.ts";
