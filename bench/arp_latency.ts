@@ -3,9 +3,9 @@
  * ARP reply latency of the responder for a VIP versus the kernel's own reply for the node's address, measured side
  * by side in one run: `scripts/deno run -A bench/arp_latency.ts [--requests 200]` (root; builds its own lab).
  *
- * The responder runs as its own process in node1's namespace (bench/arp_responder_process.ts), as the daemon would;
- * the client sends with the real arping, alternating VIP and node address in rounds so that load on the machine
- * hits both alike. arping's RTT is from packet timestamps, so it is wire to wire on the client's veth.
+ * Responders run as their own processes in node1's namespace (bench/arp_responder_process.ts), as the daemon would:
+ * one with the kernel fast path (tc eBPF, the daemon's default), one from user space only; the client sends with the
+ * real arping to both VIPs and to the node's address in rotating rounds so that load on the machine hits all alike. arping's RTT is from packet timestamps, so it is wire to wire on the client's veth.
  * Goal (issue 4): the VIP's median within 1.5x of the kernel's.
  * @module
  */
@@ -42,45 +42,56 @@ function summary(values: number[]) {
 await using lab = await createLab({ nodes: 1 });
 const node = lab.nodes[0]!;
 const script = new URL("./arp_responder_process.ts", import.meta.url).pathname;
-const child = lab.spawn(node, [Deno.execPath(), "run", "-A", script, "--interface", node.iface, "--vip", VIP]);
-await child.waitForOutput(/"ready":true/, 30_000);
+const VIP_USER = "198.51.100.201";
+// Two responders on the node: one with the kernel fast path (the daemon's default), one answering from user space
+// only (`--arp-offload off`, or a kernel without tcx). Each owns its own VIP; the other's requests pass it by.
+const children = [
+  lab.spawn(node, [Deno.execPath(), "run", "-A", script, "--interface", node.iface, "--vip", VIP, "--offload"]),
+  lab.spawn(node, [Deno.execPath(), "run", "-A", script, "--interface", node.iface, "--vip", VIP_USER]),
+];
+for (const child of children) await child.waitForOutput(/"ready":true/, 30_000);
 
-const rtts: Record<"vip" | "kernel", number[]> = { vip: [], kernel: [] };
-const target = { vip: VIP, kernel: node.ipv4 };
-// Warm up both paths (JIT, neighbour entries), then measure in alternating rounds.
-for (const which of ["vip", "kernel"] as const) {
-  await arping(lab, lab.client, target[which], { count: 10, intervalMs: 10 });
-}
+type Target = "fast" | "user" | "kernel";
+const TARGETS: readonly Target[] = ["fast", "user", "kernel"];
+const LABELS: Record<Target, string> = {
+  fast: "VIP, kernel fast path     ",
+  user: "VIP, user-space responder ",
+  kernel: "node address (kernel ARP) ",
+};
+const rtts: Record<Target, number[]> = { fast: [], user: [], kernel: [] };
+const lost: Record<Target, number> = { fast: 0, user: 0, kernel: 0 };
+const address: Record<Target, string> = { fast: VIP, user: VIP_USER, kernel: node.ipv4 };
+// Warm up every path (JIT, neighbour entries), then measure in rounds whose order rotates.
+for (const which of TARGETS) await arping(lab, lab.client, address[which], { count: 10, intervalMs: 10 });
 const perRound = Math.ceil(REQUESTS / ROUNDS);
-let lost = { vip: 0, kernel: 0 };
 for (let round = 0; round < ROUNDS; round++) {
-  const order = round % 2 === 0 ? (["vip", "kernel"] as const) : (["kernel", "vip"] as const);
+  const order = TARGETS.map((_, i) => TARGETS[(i + round) % TARGETS.length]!);
   for (const which of order) {
-    const result = await arping(lab, lab.client, target[which], { count: perRound, intervalMs: 10 });
+    const result = await arping(lab, lab.client, address[which], { count: perRound, intervalMs: 10 });
     rtts[which].push(...result.replies.map((r) => r.rttMs * 1000));
-    lost = { ...lost, [which]: lost[which] + perRound - result.replies.length };
+    lost[which] += perRound - result.replies.length;
   }
 }
-child.kill("SIGTERM");
-await child.exited;
+for (const child of children) {
+  child.kill("SIGTERM");
+  await child.exited;
+}
 
-const vip = summary(rtts.vip);
-const kernel = summary(rtts.kernel);
+const stats = Object.fromEntries(TARGETS.map((t) => [t, summary(rtts[t])])) as Record<
+  Target,
+  ReturnType<typeof summary>
+>;
 const f = (n: number) => n.toFixed(1).padStart(8);
-console.log(`ARP reply latency, µs (arping from the client, ${ROUNDS} alternating rounds, lab ${lab.id})`);
+console.log(`ARP reply latency, µs (arping from the client, ${ROUNDS} rotating rounds, lab ${lab.id})`);
 console.log("target                     replies  lost      min   median      p90      p99     mean");
-console.log(
-  `VIP (metallite responder)  ${String(vip.n).padStart(7)} ${String(lost.vip).padStart(5)} ${f(vip.min)} ${
-    f(vip.median)
-  } ${f(vip.p90)} ${f(vip.p99)} ${f(vip.mean)}`,
-);
-console.log(
-  `node address (kernel)      ${String(kernel.n).padStart(7)} ${String(lost.kernel).padStart(5)} ${f(kernel.min)} ${
-    f(kernel.median)
-  } ${f(kernel.p90)} ${f(kernel.p99)} ${f(kernel.mean)}`,
-);
-console.log(
-  `ratio VIP/kernel: median ${(vip.median / kernel.median).toFixed(2)}x, p99 ${
-    (vip.p99 / kernel.p99).toFixed(2)
-  }x (goal: median ≤ 1.5x)`,
-);
+for (const t of TARGETS) {
+  const s = stats[t];
+  console.log(
+    `${LABELS[t]} ${String(s.n).padStart(7)} ${String(lost[t]).padStart(5)} ${f(s.min)} ${f(s.median)} ${f(s.p90)} ${
+      f(s.p99)
+    } ${f(s.mean)}`,
+  );
+}
+const ratio = (t: Target) =>
+  `median ${(stats[t].median / stats.kernel.median).toFixed(2)}x, p99 ${(stats[t].p99 / stats.kernel.p99).toFixed(2)}x`;
+console.log(`ratio to the kernel: fast path ${ratio("fast")}; user space ${ratio("user")} (goal: median ≤ 1.5x)`);

@@ -3,23 +3,27 @@
  * which start it inside a lab node's namespace:
  *
  *   ip netns exec <node> deno run -A bench/arp_responder_process.ts --interface eth0 --vip 198.51.100.200 \
- *     [--vip ...] [--filter targets|requests|none]
+ *     [--vip ...] [--filter targets|requests|none] [--offload]
  *
  * `--filter targets` (default) narrows the kernel filter to the owned VIPs, as the daemon does; `requests` lets
  * every ARP request through (the responder's `filterTargets: false`); `none` attaches no BPF filter at all, so
- * every ARP frame reaches user space. Prints one JSON line `{"ready":true,"pid":N}` once answering, and on SIGTERM
+ * every ARP frame reaches user space. `--offload` adds the kernel fast path (tc eBPF), as the daemon's default
+ * `--arp-offload auto` does. Prints one JSON line `{"ready":true,"pid":N}` once answering, and on SIGTERM
  * one JSON line of counters before it exits.
  * @module
  */
-import { ArpResponder, openArpSocket } from "../src/arp/mod.ts";
+import { ArpOffload, ArpResponder, openArpSocket } from "../src/arp/mod.ts";
 import { Registry } from "../src/metrics/mod.ts";
 import type { FrameSocket } from "../src/net/mod.ts";
 
-function args(): { iface: string; vips: string[]; filter: string } {
-  const out = { iface: "eth0", vips: [] as string[], filter: "targets" };
+function args(): { iface: string; vips: string[]; filter: string; offload: boolean } {
+  const out = { iface: "eth0", vips: [] as string[], filter: "targets", offload: false };
   for (let i = 0; i < Deno.args.length; i += 2) {
     const [flag, value] = [Deno.args[i], Deno.args[i + 1] ?? ""];
-    if (flag === "--interface") out.iface = value;
+    if (flag === "--offload") {
+      out.offload = true;
+      i--;
+    } else if (flag === "--interface") out.iface = value;
     else if (flag === "--vip") out.vips.push(value);
     else if (flag === "--filter") out.filter = value;
     else throw new TypeError(`Unknown argument ${flag}`);
@@ -52,6 +56,7 @@ const responder = new ArpResponder({
   registry,
   filterTargets: options.filter === "targets",
   announceDelaysMs: [0],
+  ...(options.offload ? { offload: ArpOffload.open() } : {}),
 });
 for (const vip of options.vips) responder.announce(vip);
 

@@ -57,6 +57,8 @@ export interface RunOptions {
   readonly lbClass?: string;
   /** UDP port of the Layer 2 heartbeats between instances. */
   readonly heartbeatPort: number;
+  /** "auto": answer plain ARP requests from the kernel (tc eBPF) where it can; "off": user space only. */
+  readonly arpOffload: "auto" | "off";
   /** Log level. */
   readonly logLevel: LogLevel;
   /** Log format. */
@@ -119,6 +121,8 @@ Flags for run:
   --namespace NS          namespace of MetalLB objects (default: ${DEFAULT_NAMESPACE})
   --lb-class NAME         serve only Services with this spec.loadBalancerClass (default: Services without one)
   --heartbeat-port N      UDP port for Layer 2 heartbeats between instances (default: ${DEFAULT_HEARTBEAT_PORT})
+  --arp-offload MODE      auto: the kernel answers ARP for owned VIPs (tc eBPF; Linux 6.6+, CAP_BPF and
+                          CAP_NET_ADMIN), falling back to user space; off: user space only (default: auto)
   --metrics-addr HOST:PORT  Prometheus metrics, /healthz and /readyz (default: 0.0.0.0:${DEFAULT_METRICS_PORT}; "off" disables)
   --log-level LEVEL       debug, info, warn or error (default: info)
   --log-format FORMAT     text or json (default: text)
@@ -139,6 +143,7 @@ const RUN_FLAGS = {
   "metrics-addr": { type: "string" },
   "lb-class": { type: "string" },
   "heartbeat-port": { type: "string" },
+  "arp-offload": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -285,6 +290,7 @@ function buildRunOptions(values: ReturnType<typeof parseFlags<typeof RUN_FLAGS>>
       1,
       65535,
     ),
+    arpOffload: parseChoice("--arp-offload", values["arp-offload"], ["auto", "off"] as const, "auto"),
     logLevel: parseChoice("--log-level", values["log-level"], LOG_LEVELS, "info"),
     logFormat: parseChoice("--log-format", values["log-format"], ["text", "json"] as const, "text"),
     ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),

@@ -4,7 +4,7 @@
  * this node's Lease). Nothing on the path from a peer's death to our gratuitous ARP touches the API server.
  * @module
  */
-import { ArpResponder, openArpProbeSocket, openArpSocket, probeArp } from "../arp/mod.ts";
+import { ArpOffload, ArpResponder, openArpProbeSocket, openArpSocket, probeArp } from "../arp/mod.ts";
 import type { RunOptions } from "../config/flags.ts";
 import type { EventRecorder, KubeApi, MetallbObject, Service } from "../k8s/mod.ts";
 import { LeaseLock } from "../k8s/mod.ts";
@@ -99,6 +99,19 @@ export interface Layer2 {
   stop(): Promise<void>;
 }
 
+/** The kernel fast path for ARP replies when wanted and possible; otherwise says once why user space answers alone. */
+function openArpOffload(mode: "auto" | "off", log: Logger): { offload?: ArpOffload } {
+  if (mode === "off") return {};
+  try {
+    return { offload: ArpOffload.open({ logger: log }) };
+  } catch (error) {
+    log.info("ARP replies come from user space: the kernel fast path (tc eBPF) is not available", {
+      reason: error instanceof Error ? error.message : String(error),
+    });
+    return {};
+  }
+}
+
 /** Starts Layer 2 mode. Throws when no raw socket can be opened (metallite needs CAP_NET_RAW). */
 export async function startLayer2(options: Layer2Options): Promise<Layer2> {
   const { run, api, caches, models, events, registry } = options;
@@ -109,7 +122,7 @@ export async function startLayer2(options: Layer2Options): Promise<Layer2> {
       log.warn("--interface names an interface without an address on this node", { interface: name });
     }
   }
-  const arp = new ArpResponder({ registry, logger: log });
+  const arp = new ArpResponder({ registry, logger: log, ...openArpOffload(run.arpOffload, log) });
   const ndp = new NdpResponder({ registry, logger: log });
   const opened: string[] = [];
   for (const nic of interfaces) {
