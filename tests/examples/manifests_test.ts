@@ -122,7 +122,7 @@ Deno.test("the static pod's arguments pass metallite's parser and its kubeconfig
   assert(!pod.spec.serviceAccountName, "static pods cannot use a ServiceAccount");
 });
 
-Deno.test("both pods run on the host network with NET_RAW and NET_ADMIN only, never privileged", async () => {
+Deno.test("both pods run on the host network with NET_RAW, NET_ADMIN and BPF only, never privileged", async () => {
   const ds = await manifest("daemonset.yaml", "DaemonSet");
   const pod = await manifest("static-pod.yaml", "Pod");
   for (const [name, spec] of [["DaemonSet", ds.spec.template.spec], ["static pod", pod.spec]] as const) {
@@ -130,7 +130,7 @@ Deno.test("both pods run on the host network with NET_RAW and NET_ADMIN only, ne
     assert(spec.terminationGracePeriodSeconds > SHUTDOWN_DEFAULTS.totalTimeoutMs / 1000, `${name}: grace period`);
     const [container] = spec.containers;
     const sc = container.securityContext;
-    assertEquals(sc.capabilities, { drop: ["ALL"], add: ["NET_RAW", "NET_ADMIN"] }, name);
+    assertEquals(sc.capabilities, { drop: ["ALL"], add: ["NET_RAW", "NET_ADMIN", "BPF"] }, name);
     assertEquals([sc.privileged, sc.allowPrivilegeEscalation, sc.readOnlyRootFilesystem], [false, false, true], name);
     const nodeName = container.env.find((e: Json) => e.name === "NODE_NAME");
     assertEquals(nodeName.valueFrom.fieldRef.fieldPath, "spec.nodeName", name);
