@@ -8,9 +8,10 @@
  *
  *   scripts/deno task bundle && scripts/deno run -A bench/footprint.ts [--quick] [--part all|sizes|tuning]
  *       [--sizes 0,100,1000,10000] [--idle-seconds 20] [--bundle other.js] [--v8-flags=--a,--b]
+ *       [--deno-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * `--bundle` measures another build of the daemon (say, a candidate fix) with the same harness; `--v8-flags` runs the
- * sizes part with other V8 flags than the shipped ones. The default part `all` is the sizes table plus a short
+ * sizes part with other V8 flags than the shipped ones, `--deno-flags` with extra `deno run` flags (a CPU profile, say). The default part `all` is the sizes table plus a short
  * comparison (V8's defaults, the shipped flags, and the shipped flags after a malloc_trim) and takes about 5 minutes;
  * `--part tuning` compares every flag one at a time (about 5 minutes more). A run that has not settled within 60 s,
  * or a burst still busy after 30 s, is cut short and its figures marked as lower bounds (">"). Exit status 77 means
@@ -59,6 +60,7 @@ const { values } = parseArgs({
     "idle-seconds": { type: "string" },
     bundle: { type: "string" },
     "v8-flags": { type: "string" },
+    "deno-flags": { type: "string" },
   },
 });
 const QUICK = values.quick;
@@ -658,7 +660,11 @@ async function coldStart(setting: Setting): Promise<RunResult> {
 
 async function sizesPart(): Promise<void> {
   const flags = values["v8-flags"];
-  const setting = flags === undefined ? SHIPPED : { name: `--v8-flags=${flags}`, v8: flags.split(",").filter(Boolean) };
+  const denoFlags = values["deno-flags"]?.split(" ").filter(Boolean);
+  let setting = flags === undefined ? SHIPPED : { name: `--v8-flags=${flags}`, v8: flags.split(",").filter(Boolean) };
+  if (denoFlags !== undefined) {
+    setting = { ...setting, name: `${setting.name} + ${denoFlags.join(" ")}`, deno: denoFlags };
+  }
   console.log(`## Footprint by number of Services (${setting.name}; idle window ${IDLE_SECONDS} s)\n`);
   const floor = await measureFloor(setting);
   const cold = await coldStart(setting);

@@ -1,7 +1,7 @@
 /**
- * Wires the allocator controller (src/alloc/controller.ts) to the Kubernetes client: informers for Services (and
- * Namespaces when a pool selects namespaces by label, and the metallb.io IPAddressPools and ConfigurationState when
- * the CRDs exist) feed it; a Lease elects the one instance that writes; the writers are the client's status,
+ * Wires the allocator controller (src/alloc/controller.ts) to the Kubernetes client: informers for Services (the
+ * daemon passes its shared one), Namespaces (when a pool selects namespaces by label), and the metallb.io
+ * IPAddressPools and ConfigurationState (when the CRDs exist) feed it; a Lease elects the one instance that writes; the writers are the client's status,
  * patch and Event helpers.
  *
  * Requests it issues (for RBAC):
@@ -32,6 +32,7 @@ import {
   type MetallbObject,
   ResourceClient,
   type ResourceType,
+  type Service,
   sleep,
   systemClock,
   updateServiceStatus,
@@ -98,6 +99,11 @@ export interface StartAllocatorOptions {
   maxInFlight?: number;
   /** Debounce of allocation passes, ms; default 30. */
   debounceMs?: number;
+  /**
+   * The Services informer to read, shared with the other parts (the daemon's caches); started and stopped by its
+   * owner. Default: one of its own, started here and stopped by {@link Allocator.stop}.
+   */
+  services?: Informer<Service>;
 }
 
 /** A running allocator. */
@@ -133,7 +139,8 @@ export function startAllocator(options: StartAllocatorOptions): Allocator {
   const configStateName = options.configurationStateName ?? CONFIGURATION_STATE_NAME;
   const abort = new AbortController();
 
-  const services = api.services.informer({ name: "services" });
+  const ownServices = options.services === undefined;
+  const services = options.services ?? api.services.informer({ name: "services" });
   let namespaces: Informer<KubeObject> | undefined;
   let pools: Informer<MetallbObject> | undefined;
   let configStates: Informer<MetallbObject> | undefined;
@@ -296,8 +303,8 @@ export function startAllocator(options: StartAllocatorOptions): Allocator {
     }
   }
 
-  services.onChange((change) => controller.serviceChanged(change.key, change.object));
-  services.start();
+  const offServices = services.onChange((change) => controller.serviceChanged(change.key, change.object));
+  if (ownServices) services.start();
   services.synced().then(() => controller.poke());
   const discovering = options.metallb ? (useDiscovery(options.metallb), Promise.resolve()) : discover();
   elector.start();
@@ -315,7 +322,13 @@ export function startAllocator(options: StartAllocatorOptions): Allocator {
       await elector.stop();
       leaderGauge.set(undefined, 0);
       await discovering;
-      await Promise.all([services.stop(), namespaces?.stop(), pools?.stop(), configStates?.stop()]);
+      offServices();
+      await Promise.all([
+        ownServices ? services.stop() : undefined,
+        namespaces?.stop(),
+        pools?.stop(),
+        configStates?.stop(),
+      ]);
     },
   };
 }

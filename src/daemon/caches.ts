@@ -25,8 +25,12 @@ export interface Caches {
   /** metallite's node Leases. */
   nodeLeases: Informer<Lease>;
   /**
-   * Calls `handler` on any change of Services, Nodes or EndpointSlices (not node Leases, which renew every 10 s and
-   * inform only status); returns an unsubscribe function.
+   * Calls `handler` on any change of Services, Nodes or EndpointSlices that the announcing parts can see (not node
+   * Leases, which renew every 10 s and inform only status); returns an unsubscribe function. Until every cache has
+   * listed it stays silent, then calls once: a decision over half-listed caches would be wasted (or wrong), and
+   * 10,000 Services listed would otherwise ask for 10,000 recomputations. A Service update that changes nothing
+   * Layer 2 or BGP read (the allocator's own condition and pool-annotation writes, a new resourceVersion) is
+   * not passed on: see {@link announcementView}.
    */
   onAnyChange(handler: () => void): () => void;
   /** True once every cache has listed. */
@@ -40,6 +44,29 @@ export interface Caches {
 }
 
 const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+/** Annotations only the allocator reads (it watches Services itself); MetalLB writes the same one. */
+const ALLOCATOR_ONLY_ANNOTATIONS = ["metallb.io/ip-allocated-from-pool"];
+
+/**
+ * What the announcing parts (Layer 2 election, BGP policy, their Events) may read of a Service, as one string:
+ * everything but the status conditions, the server's bookkeeping (resourceVersion, generation, managedFields) and
+ * the annotations only the allocator reads. Two versions with the same view decide the same announcements.
+ */
+export function announcementView(service: Service): string {
+  const { resourceVersion: _rv, generation: _gen, managedFields: _mf, annotations, ...metadata } = service
+    .metadata as Service["metadata"] & { generation?: unknown; managedFields?: unknown };
+  let kept = annotations;
+  if (annotations && ALLOCATOR_ONLY_ANNOTATIONS.some((a) => Object.hasOwn(annotations, a))) {
+    kept = { ...annotations };
+    for (const a of ALLOCATOR_ONLY_ANNOTATIONS) delete kept[a];
+  }
+  const { conditions: _c, ...status } = (service.status ?? {}) as NonNullable<Service["status"]> & {
+    conditions?: unknown;
+  };
+  const none = kept === undefined || Object.keys(kept).length === 0;
+  return JSON.stringify([metadata, none ? null : kept, service.spec, status]);
+}
 
 /** Starts the shared informers. */
 export function startCaches(options: CachesOptions): Caches {
@@ -68,6 +95,8 @@ export function startCaches(options: CachesOptions): Caches {
     keys.add(key);
   });
 
+  const synced = () => all.every((i) => i.hasSynced());
+  const whenSynced = () => Promise.all(all.map((i) => i.synced())).then(() => {});
   for (const informer of all) informer.start();
   return {
     services,
@@ -75,12 +104,32 @@ export function startCaches(options: CachesOptions): Caches {
     endpointSlices,
     nodeLeases,
     onAnyChange(handler) {
-      const watched = [services, nodes, endpointSlices] as unknown as Informer<never>[];
-      const offs = watched.map((i) => i.onChange(() => handler()));
-      return () => offs.forEach((off) => off());
+      let live = true;
+      const call = () => {
+        if (live && synced()) handler();
+      };
+      const offs = [
+        services.onChange((change) => {
+          const { previous, object } = change;
+          if (
+            change.type === "modified" && previous && object && announcementView(previous) === announcementView(object)
+          ) {
+            return;
+          }
+          call();
+        }),
+        nodes.onChange(call),
+        endpointSlices.onChange(call),
+      ];
+      // The one call for the initial sync (a relist later is ordinary changes).
+      whenSynced().then(call, () => {});
+      return () => {
+        live = false;
+        offs.forEach((off) => off());
+      };
     },
-    synced: () => all.every((i) => i.hasSynced()),
-    whenSynced: () => Promise.all(all.map((i) => i.synced())).then(() => {}),
+    synced,
+    whenSynced,
     endpointSlicesOf(serviceKey) {
       const keys = sliceIndex.get(serviceKey);
       if (!keys) return [];

@@ -141,6 +141,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     },
     log,
     registry,
+    services: caches.services,
   });
   poke.allocator = () => allocator.poke();
   const offModel = models.onChange(() => allocator.poke());

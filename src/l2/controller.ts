@@ -3,9 +3,10 @@
  * every Service, and drives this node's responders so that it answers exactly for the addresses it owns.
  *
  * Level-triggered: {@link L2Controller.poke} (on any cache change, liveness change or interface change) schedules
- * one reconcile (urgent pokes, from liveness, at once; others at most every `minIntervalMs`, so a storm of
- * EndpointSlice updates on a large cluster costs a bounded share of CPU), which recomputes everything from the inputs and applies the difference at once: `withdraw` for
- * addresses lost, `announce` for addresses gained (the responder sends the gratuitous burst). Only then are the
+ * one reconcile (urgent pokes, from liveness, at once; others at most every `minIntervalMs`, or three times the last
+ * reconcile's cost if longer, so a storm of updates on a large cluster costs a bounded share of CPU), which
+ * recomputes everything from the inputs and applies the difference at once: `withdraw` for addresses lost,
+ * `announce` for addresses gained (the responder sends the gratuitous burst). Only then are the
  * changes handed to the publisher (Events, ServiceL2Status objects, log lines), which must not block: the API
  * server is never between a peer's death and our gratuitous ARP.
  *
@@ -92,6 +93,12 @@ export interface L2ControllerOptions {
   readonly ignoreExcludeLabel?: boolean;
   /** Least time between two reconciles caused by non-urgent pokes, ms; default 100. */
   readonly minIntervalMs?: number;
+  /**
+   * Non-urgent reconciles also wait this many times the last reconcile's cost after it started; default 3. A
+   * reconcile recomputes every Service, so with 10,000 Services and a stream of updates a fixed interval would keep a
+   * core busy; this bounds the share to about 1/spacing while urgent pokes still run at once.
+   */
+  readonly costSpacing?: number;
   /** Clock for coalescing pokes; default the monotonic one. */
   readonly clock?: Clock;
   /** Log. */
@@ -172,7 +179,9 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
   let cancelPoke: (() => void) | undefined;
   let pokeDueAt = Infinity;
   let lastReconcileAt = -Infinity;
+  let lastCost = 0;
   const minIntervalMs = options.minIntervalMs ?? 100;
+  const costSpacing = options.costSpacing ?? 3;
   let stopped = false;
 
   function ours(service: Service): boolean {
@@ -319,6 +328,7 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
     lastReconcileAt = clock.now();
     try {
       reconcile();
+      lastCost = clock.now() - lastReconcileAt;
     } catch (error) {
       errors?.inc();
       log.error("layer 2 reconcile failed; retrying in 1 s", { error });
@@ -341,7 +351,8 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
   return {
     poke(urgent = false) {
       if (stopped) return;
-      schedule(urgent ? 0 : Math.max(0, lastReconcileAt + minIntervalMs - clock.now()));
+      const gap = Math.max(minIntervalMs, costSpacing * lastCost);
+      schedule(urgent ? 0 : Math.max(0, lastReconcileAt + gap - clock.now()));
     },
     reconcile,
     elections: () => lastElections,

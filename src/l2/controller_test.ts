@@ -384,6 +384,39 @@ Deno.test("controller: urgent pokes reconcile at once, others are spaced by minI
   assertEquals(clock.pending, 0);
 });
 
+Deno.test("controller: a costly reconcile spaces the next non-urgent one by three times its cost", async () => {
+  const fake = new FakeClock();
+  let spent = 0; // time the reconciles "took", on top of the fake clock
+  const clock = { now: () => fake.now() + spent, setTimer: (ms: number, fn: () => void) => fake.setTimer(ms, fn) };
+  const world = new World();
+  world.addService("web", ["198.51.100.200"]);
+  let reads = 0;
+  const controller = createL2Controller({
+    nodeName: "node-a",
+    clock,
+    minIntervalMs: 100,
+    announcer: new FakeAnnouncer(),
+    read: () => {
+      reads++;
+      spent += 200;
+      return world.read();
+    },
+  });
+  controller.poke();
+  await fake.advance(0);
+  assertEquals(reads, 1);
+  controller.poke();
+  await fake.advance(350); // 200 ms of cost plus 350: 550 ms after the first started, below 3 x 200
+  assertEquals(reads, 1, "not yet: three times the cost has not passed");
+  await fake.advance(50);
+  assertEquals(reads, 2);
+  controller.poke(true);
+  await fake.advance(0);
+  assertEquals(reads, 3, "urgent pokes never wait");
+  controller.stop();
+  assertEquals(fake.pending, 0);
+});
+
 Deno.test("announcerByFamily() routes IPv4 to one announcer and IPv6 to the other", () => {
   const v4 = new FakeAnnouncer();
   const v6 = new FakeAnnouncer();
