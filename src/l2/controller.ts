@@ -17,8 +17,9 @@
  * the inputs agree. An address shared by several Services (allow-shared-ip) is decided by the Service with the
  * smallest "namespace/name" key that has an owner, so every node resolves sharing the same way.
  *
- * When a peer comes back after being dead (a partition healed, or it restarted), the addresses we keep are
- * re-announced (`refresh`), so a client that learned another MAC meanwhile is corrected.
+ * When a peer comes back after being dead (a partition healed, or it restarted), or its heartbeats resume after a
+ * shorter silence (a link flap on either side), the addresses we keep are re-announced (`refresh`), so a client that
+ * learned another MAC meanwhile is corrected.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
@@ -174,6 +175,7 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
   let lastElections: Election[] = [];
   const cache = new ElectionCache();
   let previousPeers = new Map<string, boolean>();
+  let previousResumptions = new Map<string, number>();
   // Peers seen alive at least once: only their return is a revival (a node joining for the first time is not).
   const everAlive = new Set<string>();
   let cancelPoke: (() => void) | undefined;
@@ -266,9 +268,13 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
     const refreshed: string[] = [];
     const peersNow = new Map<string, boolean>();
     for (const [name, p] of inputs.peers) peersNow.set(name, p.alive);
-    const revived = [...peersNow].some(([name, alive]) =>
-      name !== options.nodeName && alive && previousPeers.get(name) !== true && everAlive.has(name)
-    );
+    const resumptionsNow = new Map<string, number>();
+    for (const [name, p] of inputs.peers) resumptionsNow.set(name, p.resumptions ?? 0);
+    const revived =
+      [...peersNow].some(([name, alive]) =>
+        name !== options.nodeName && alive && previousPeers.get(name) !== true && everAlive.has(name)
+      ) || [...resumptionsNow].some(([name, count]) => count > (previousResumptions.get(name) ?? count));
+    previousResumptions = resumptionsNow;
     for (const [name, alive] of peersNow) if (alive) everAlive.add(name);
     previousPeers = peersNow;
     if (revived && options.announcer.refresh) {

@@ -221,6 +221,19 @@ Deno.test("controller: peers coming back trigger a re-announcement of kept addre
   assertEquals(all[order[0]!]!.controller.reconcile().refreshed, []);
 });
 
+Deno.test("controller: a peer whose heartbeats resume after a short silence triggers a re-announcement", () => {
+  const world = new World();
+  world.addService("web", ["198.51.100.200"]);
+  const order = sortCandidates(NODES, "198.51.100.200");
+  const all = controllers(world);
+  world.peers.set(order[1]!, { alive: true, interfaces: ["eth0"], resumptions: 0 });
+  reconcileAll(all);
+  assertEquals(all[order[0]!]!.controller.reconcile().refreshed, [], "nothing changed");
+  world.peers.set(order[1]!, { alive: true, interfaces: ["eth0"], resumptions: 1 });
+  assertEquals(all[order[0]!]!.controller.reconcile().refreshed, ["198.51.100.200"]);
+  assertEquals(all[order[0]!]!.controller.reconcile().refreshed, [], "once per resumption");
+});
+
 Deno.test("controller: a failing publisher never stops the responders; stop() withdraws everything", () => {
   const world = new World();
   world.addService("web", ["198.51.100.200"]);

@@ -38,6 +38,11 @@ export interface PeerState {
   readonly alive: boolean;
   /** Interfaces the instance reported it can announce on. */
   readonly interfaces: readonly string[];
+  /**
+   * How often its heartbeats resumed after a silence of several intervals (a link flap on either side, a stall): it
+   * may have announced our addresses meanwhile, or missed our announcements. Absent means never.
+   */
+  readonly resumptions?: number;
 }
 
 /** Why a node is not a candidate for a Service. */

@@ -72,6 +72,12 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 200;
 export const DEFAULT_DEAD_AFTER_MS = 1000;
 /** Default time an instance listens before it counts itself a candidate, ms. */
 export const DEFAULT_STARTUP_WINDOW_MS = 600;
+/**
+ * Silence, in heartbeat intervals, after which heard-again heartbeats count as a resumption: the peer or we were cut
+ * off (a link flap shorter than the death deadline, say), so either side may hold stale announcements.
+ */
+const RESUMPTION_GAP_INTERVALS = 3;
+
 /** An older incarnation is accepted again only after the peer has been silent this long (its clock went back). */
 const OLD_INCARNATION_AFTER_MS = 30_000;
 
@@ -175,6 +181,8 @@ interface PeerRecord {
   sequence?: number;
   intervalMs?: number;
   interfaces: readonly string[];
+  /** Times its heartbeats came back after a silence of {@link RESUMPTION_GAP_INTERVALS} intervals or more. */
+  resumptions: number;
 }
 
 /**
@@ -330,6 +338,8 @@ export function createLiveness(options: LivenessOptions): Liveness {
       }
     }
     received?.inc();
+    const resumed = peer.heardAt !== undefined && now - peer.heardAt >= RESUMPTION_GAP_INTERVALS * intervalMs;
+    if (resumed) peer.resumptions++;
     const interfacesChanged = peer.interfaces.join("\n") !== hb.interfaces.join("\n");
     peer.heardAt = now;
     peer.from = from;
@@ -339,7 +349,7 @@ export function createLiveness(options: LivenessOptions): Liveness {
     peer.interfaces = hb.interfaces;
     const phase: PeerPhase = hb.leaving ? "left" : hb.starting ? "starting" : "alive";
     const phaseChanged = setPhase(peer, phase, hb.leaving ? "said it is leaving" : "heartbeat");
-    if (phaseChanged || interfacesChanged) changed();
+    if (phaseChanged || interfacesChanged || resumed) changed();
     armDeathTimer();
   }
 
@@ -435,7 +445,7 @@ export function createLiveness(options: LivenessOptions): Liveness {
       for (const [name, endpoint] of wanted) {
         const known = peers.get(name);
         if (known) known.endpoint = endpoint;
-        else peers.set(name, { endpoint, phase: "unknown", interfaces: [] });
+        else peers.set(name, { endpoint, phase: "unknown", interfaces: [], resumptions: 0 });
       }
       if (any) changed();
       else updateGauge();
@@ -451,7 +461,7 @@ export function createLiveness(options: LivenessOptions): Liveness {
       const out = new Map<string, PeerState>();
       for (const [name, p] of peers) {
         if (p.phase === "unknown") continue;
-        out.set(name, { alive: p.phase === "alive", interfaces: p.interfaces });
+        out.set(name, { alive: p.phase === "alive", interfaces: p.interfaces, resumptions: p.resumptions });
       }
       out.set(options.nodeName, { alive: selfReady, interfaces: localInterfaces() });
       return out;

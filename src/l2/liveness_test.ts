@@ -75,7 +75,7 @@ Deno.test("liveness: instances hear each other and become ready after the start-
   b.liveness.start();
   await clock.advance(300);
   assertEquals(phase(a, "node-b"), "starting");
-  assertEquals(a.liveness.view().get("node-b"), { alive: false, interfaces: ["eth0"] });
+  assertEquals(a.liveness.view().get("node-b"), { alive: false, interfaces: ["eth0"], resumptions: 0 });
   assertEquals(a.liveness.ready, false);
   a.liveness.setReady();
   assertEquals(a.liveness.ready, false, "not before the window has passed");
@@ -257,5 +257,23 @@ Deno.test("liveness: a one-way cut is seen by one side only", async () => {
   hub.heal();
   await clock.advance(250);
   assertEquals(phase(all["node-a"]!, "node-b"), "alive", "heard again within one interval after healing");
+  await stopAll(all);
+});
+
+Deno.test("liveness: heartbeats resuming after a silence shorter than death count as a resumption", async () => {
+  const { clock, hub, all } = await cluster(["node-a", "node-b"]);
+  const a = all["node-a"]!;
+  await clock.advance(1000);
+  const before = a.changes;
+  assertEquals(a.liveness.view().get("node-b")?.resumptions, 0);
+  hub.cut(ADDRESSES["node-b"]!, ADDRESSES["node-a"]!);
+  await clock.advance(700); // a link flap: silent, but not yet dead
+  assertEquals(phase(a, "node-b"), "alive");
+  hub.heal();
+  await clock.advance(250);
+  assertEquals(a.liveness.view().get("node-b")?.resumptions, 1, "the gap is noticed");
+  assert(a.changes > before, "and reported, so the controller re-announces what it keeps");
+  await clock.advance(1000);
+  assertEquals(a.liveness.view().get("node-b")?.resumptions, 1, "steady heartbeats are no resumption");
   await stopAll(all);
 });
