@@ -44,6 +44,9 @@ export interface ArpResponderOptions {
   offload?: ArpOffload;
 }
 
+/** Shortest time between two defences of one VIP against another host's announcements. */
+export const DEFEND_INTERVAL_MS = 1000;
+
 /** How often the kernel fast path's reply counts are added to `metallite_arp_replies_total`. */
 const OFFLOAD_COUNT_INTERVAL_MS = 5000;
 
@@ -72,6 +75,8 @@ export type ArpIgnoreReason =
 interface Ownership {
   /** The VIP as text. */
   ip: string;
+  /** When we last defended it against another host's announcement (clock ms). */
+  defendedAt?: number;
   /** Allowed interfaces, or undefined for all. */
   interfaces: ReadonlySet<string> | undefined;
   /** Cancels the pending timers of the gratuitous burst. */
@@ -269,11 +274,30 @@ export class ArpResponder {
         mac: sender,
         interface: iface,
       });
+      this.#defend(socket, ownership);
       return this.#ignore(iface, "announcement");
     }
     if (!this.#send(socket, encodeArpReplyFromView(view, mac))) return { action: "send_failed", ip: ownership.ip };
     this.#replies.inc({ interface: iface });
     return { action: "answered", ip: ownership.ip };
+  }
+
+  /**
+   * Answers another host's announcement of a VIP we own with our own gratuitous ARP, at most once per
+   * {@link DEFEND_INTERVAL_MS} per VIP (RFC 5227 §2.4 (b)). Two instances can both believe they own a VIP for a moment
+   * (a node whose link just came back elects itself until it hears its peers); the last announcement a client hears
+   * wins, so the owner that is still there must have the last word. When the other instance is the rightful owner,
+   * heartbeats settle it within a second and the loser withdraws.
+   */
+  #defend(socket: FrameSocket, ownership: Ownership): void {
+    const now = this.#clock.now();
+    if (ownership.defendedAt !== undefined && now - ownership.defendedAt < DEFEND_INTERVAL_MS) return;
+    ownership.defendedAt = now;
+    for (const operation of ["request", "reply"] as const) {
+      if (this.#send(socket, encodeGratuitousArp({ mac: socket.mac, ip: ownership.ip, operation }))) {
+        this.#gratuitous.inc({ interface: socket.interfaceName });
+      }
+    }
   }
 
   #ignore(iface: string, reason: ArpIgnoreReason): ArpOutcome {

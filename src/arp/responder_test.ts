@@ -79,7 +79,6 @@ Deno.test("ArpResponder ignores what it must not answer, and counts why", async 
     ["a reply", eth0, encodeArpReply({ request: decodeOk(request(VIP)), mac: CLIENT_MAC }), "not_request"],
     ["a request unicast to another MAC", eth0, request(VIP, { destination: "02:6d:6c:74:00:09" }), "not_for_us"],
     ["our own frame", eth0, request(VIP, { senderMac: "02:6d:6c:74:00:01" }), "own_frame"],
-    ["another host announcing our VIP", eth0, request(VIP, { senderIp: VIP }), "announcement"],
   ];
   for (const [name, socket, frame, reason] of cases) {
     await t.step(name, () => {
@@ -88,6 +87,32 @@ Deno.test("ArpResponder ignores what it must not answer, and counts why", async 
     });
   }
   assertEquals(eth0.sent.length + eth1.sent.length, 0, "nothing was sent");
+  await responder.close();
+});
+
+Deno.test("ArpResponder defends an owned VIP against another host's announcement, once per second at most", async () => {
+  const { clock, eth0, responder, count } = setup();
+  responder.announce(VIP, { interfaces: ["eth0"] });
+  eth0.sent.length = 0;
+  const announcement = request(VIP, { senderIp: VIP });
+  assertEquals(responder.handleFrame(eth0, announcement), { action: "ignored", reason: "announcement" });
+  assertEquals(eth0.sent.length, 2, "a gratuitous request and reply at once");
+  for (const frame of eth0.sent) {
+    const sent = decodeOk(frame);
+    assertEquals([sent.senderIp, sent.targetIp, sent.senderMac], [VIP, VIP, "02:6d:6c:74:00:01"]);
+  }
+  // The takeover burst's own timers also send: count only what each announcement makes us send.
+  const sentFor = (frame: Uint8Array) => {
+    eth0.sent.length = 0;
+    responder.handleFrame(eth0, frame);
+    return eth0.sent.length;
+  };
+  assertEquals(sentFor(announcement), 0, "not again at once");
+  await clock.advance(999);
+  assertEquals(sentFor(announcement), 0, "not again within a second");
+  await clock.advance(1);
+  assertEquals(sentFor(announcement), 2, "again after a second");
+  assertEquals(count("metallite_arp_ignored_total", { interface: "eth0", reason: "announcement" }), 4);
   await responder.close();
 });
 
