@@ -7,15 +7,17 @@
  * the owner's LAN link going down (5 times each).
  * Goal: median under 2 s, worst under 3 s.
  *
- *   scripts/deno task bundle && scripts/deno run -A bench/failover.ts [--kills 20]
+ *   scripts/deno task bundle && scripts/deno run -A bench/failover.ts [--kills 20] [--arp-offload auto|off]
  * @module
  */
 import { parseArgs } from "node:util";
 import { waitFor } from "../tests/assert.ts";
 import { createCluster } from "../tests/e2e/cluster.ts";
-import { arping, labSkipReason, neighbour } from "../tests/lab/mod.ts";
+import { arping, type LabProcess, labSkipReason, neighbour } from "../tests/lab/mod.ts";
 
-const { values } = parseArgs({ options: { kills: { type: "string", default: "20" } } });
+const { values } = parseArgs({
+  options: { kills: { type: "string", default: "20" }, "arp-offload": { type: "string", default: "auto" } },
+});
 const KILLS = Number(values.kills);
 const VIP = "198.51.100.200";
 
@@ -35,7 +37,13 @@ function summary(samples: number[]): string {
 
 await using cluster = await createCluster({
   nodes: 3,
-  args: ["--pool", "198.51.100.200-210", ...(Deno.env.get("DEBUG") ? ["--log-level", "debug"] : [])],
+  args: [
+    "--pool",
+    "198.51.100.200-210",
+    "--arp-offload",
+    values["arp-offload"],
+    ...(Deno.env.get("DEBUG") ? ["--log-level", "debug"] : []),
+  ],
 });
 const { lab } = cluster;
 const nameOf = new Map(lab.nodes.map((n) => [n.mac, n.name]));
@@ -60,17 +68,44 @@ await waitFor("the client to resolve the VIP", async () => {
   return mac && nameOf.has(mac) ? mac : undefined;
 }, { timeoutMs: 30_000, intervalMs: 200 });
 
+/** What the benchmark did and when, printed beside the daemons' logs when a failover fails. */
+const events: string[] = [];
+function event(what: string): void {
+  events.push(`${new Date().toISOString()} ${what}`);
+  if (events.length > 40) events.shift();
+}
+
+/** Prints the end of every daemon's log (heartbeat lines included) when a failover does not happen in time. */
+function printDaemonLogs(victim: string, stopped?: LabProcess): void {
+  console.error(`what the benchmark did:\n${events.join("\n")}`);
+  const processes = new Map(cluster.daemons);
+  if (stopped !== undefined && !processes.has(victim)) processes.set(victim, stopped);
+  for (const [name, process] of processes) {
+    const lines = process.output().split("\n").filter((l) => !/DEBUG/.test(l) || /heartbeat/.test(l));
+    console.error(`--- ${name}${name === victim ? " (the stopped owner)" : ""}:\n${lines.join("\n").slice(-4000)}`);
+  }
+}
+
 async function measure(signal: Deno.Signal | "link-down"): Promise<{ ms: number; from: string; to: string }> {
   const ownerMac = (await clientMac())!;
   const victim = lab.nodes.find((n) => n.mac === ownerMac)!;
   const started = performance.now();
+  event(`${signal} of ${victim.name}`);
+  const victimProcess = cluster.daemons.get(victim.name);
   if (signal === "link-down") await lab.linkDown(victim);
   else await cluster.stopDaemon(victim, signal);
-  const newMac = await waitFor("the client's ARP cache to move", async () => {
-    const mac = await clientMac();
-    return mac && mac !== ownerMac && nameOf.has(mac) ? mac : undefined;
-  }, { timeoutMs: 15_000, intervalMs: 20 });
+  let newMac: string;
+  try {
+    newMac = await waitFor("the client's ARP cache to move", async () => {
+      const mac = await clientMac();
+      return mac && mac !== ownerMac && nameOf.has(mac) ? mac : undefined;
+    }, { timeoutMs: 15_000, intervalMs: 20 });
+  } catch (error) {
+    printDaemonLogs(victim.name, victimProcess);
+    throw error;
+  }
   const ms = performance.now() - started;
+  event(`client's ARP cache moved to ${nameOf.get(newMac)}; bringing ${victim.name} back`);
   // Bring the instance (or its link) back and wait until it owns the VIP again (it is first in the election order).
   if (signal === "link-down") await lab.linkUp(victim);
   else cluster.startDaemon(victim);
@@ -79,14 +114,18 @@ async function measure(signal: Deno.Signal | "link-down"): Promise<{ ms: number;
       timeoutMs: 30_000,
       intervalMs: 50,
     });
+    event(`the VIP is back on ${victim.name}`);
+    // A node whose link comes back elects itself until it hears its peers, and the stand-in answers until it hears
+    // the owner again: start the next run only once the owner alone answers, twice in a row.
+    let alone = 0;
+    await waitFor("the owner to answer alone", async () => {
+      const { macs } = await arping(lab, lab.client, VIP, { count: 1 });
+      alone = macs.length === 1 && macs[0] === ownerMac ? alone + 1 : 0;
+      return alone >= 2;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    event(`${victim.name} alone answers`);
   } catch (error) {
-    for (const [name, process] of cluster.daemons) {
-      console.error(
-        `--- ${name}${name === victim.name ? " (restarted)" : ""}:\n${
-          process.output().split("\n").filter((l) => !/DEBUG/.test(l) || /heartbeat/.test(l)).join("\n").slice(-4000)
-        }`,
-      );
-    }
+    printDaemonLogs(victim.name);
     throw error;
   }
   return { ms, from: victim.name, to: nameOf.get(newMac)! };
