@@ -855,7 +855,13 @@ export class AllocatorController {
     }
     const events = this.#events.get(key) ?? [];
     this.#events.delete(key);
-    for (const event of events) await this.#ports.recordEvent(service, event);
+    // Not awaited: the recorder queues Events behind a few writes of its own and never rejects, and waiting here
+    // would hold this write slot (and the annotations behind it) for as long as that queue is.
+    for (const event of events) {
+      this.#ports.recordEvent(service, event).catch((error) =>
+        this.#log.warnOnce(`alloc-event:${event.reason}`, "Recording an Event failed", { error })
+      );
+    }
   }
 
   #pools(model: Model, statuses: readonly PoolStatus[], live: Set<string>): void {

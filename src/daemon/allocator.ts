@@ -165,6 +165,8 @@ export function startAllocator(options: StartAllocatorOptions): Allocator {
     host: options.nodeName,
     clock,
     log,
+    // A cold start over 10,000 Services earns as many Events; they trickle out beside the address writes.
+    maxInFlight: 4,
   });
 
   const poolRef = (pool: Pool) => `${pool.ref.namespace}/${pool.ref.name}`;
