@@ -69,6 +69,17 @@ function loadPacket(): EbpfStep[] {
   ];
 }
 
+/** Steps that leave r0 = the value for the key at r10 + `keyOffset` in a map, or jump to "next" when it has none. */
+function lookupOrNext(mapFd: number, keyOffset: number): EbpfStep[] {
+  return [
+    { op: "loadMap", dst: 1, fd: mapFd },
+    { op: "movReg", dst: 2, src: 10 },
+    { op: "add", dst: 2, imm: keyOffset },
+    { op: "call", helper: BPF_HELPER.mapLookupElem },
+    { op: "jump", cond: "eq", dst: 0, imm: 0, to: "next" },
+  ];
+}
+
 /** The program's steps, for `assembleEbpf`. */
 export function arpFastPathProgram(maps: ArpFastPathMaps): EbpfStep[] {
   return [
@@ -103,19 +114,11 @@ export function arpFastPathProgram(maps: ArpFastPathMaps): EbpfStep[] {
     { op: "store", size: "u32", dst: 10, off: -8, src: 5 },
     { op: "load", size: "u32", dst: 4, src: 6, off: SKB_IFINDEX },
     { op: "store", size: "u32", dst: 10, off: -4, src: 4 },
-    { op: "loadMap", dst: 1, fd: maps.vipMapFd },
-    { op: "movReg", dst: 2, src: 10 },
-    { op: "add", dst: 2, imm: -8 },
-    { op: "call", helper: BPF_HELPER.mapLookupElem },
-    { op: "jump", cond: "eq", dst: 0, imm: 0, to: "next" },
+    ...lookupOrNext(maps.vipMapFd, -8),
     { op: "movReg", dst: 7, src: 0 }, // r7 = the VIP's value: our MAC and the counter
     // The daemon's lease must still run.
     { op: "storeImm", size: "u32", dst: 10, off: -12, imm: 0 },
-    { op: "loadMap", dst: 1, fd: maps.leaseMapFd },
-    { op: "movReg", dst: 2, src: 10 },
-    { op: "add", dst: 2, imm: -12 },
-    { op: "call", helper: BPF_HELPER.mapLookupElem },
-    { op: "jump", cond: "eq", dst: 0, imm: 0, to: "next" },
+    ...lookupOrNext(maps.leaseMapFd, -12),
     { op: "load", size: "u64", dst: 8, src: 0, off: 0 },
     { op: "call", helper: BPF_HELPER.ktimeGetNs },
     { op: "jumpReg", cond: "ge", dst: 0, src: 8, to: "next" },
