@@ -5,7 +5,7 @@
 import type { L2Advertisement, LabelSelector, Model, Pool } from "../config/model.ts";
 import { parseRange } from "../ip/mod.ts";
 import type { EndpointSlice, Node, Service } from "../k8s/types.ts";
-import type { Clock } from "./clock.ts";
+import type { FakeClock } from "../clock/fake.ts";
 import type { PeerState } from "./election.ts";
 import type { HeartbeatTransport } from "./liveness.ts";
 
@@ -126,66 +126,8 @@ export function alivePeers(names: string[], interfaces: string[] = ["eth0"]): Ma
   return new Map(names.map((n) => [n, { alive: true, interfaces }]));
 }
 
-/** A clock that moves only when told; timers fire in time order during {@link FakeClock.advance}. */
-export class FakeClock implements Clock {
-  #now: number;
-  #seq = 0;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-
-  constructor(start = 1_000_000) {
-    this.#now = start;
-  }
-
-  /** The fake time. */
-  now(): number {
-    return this.#now;
-  }
-
-  /** Schedules `fn` at now + ms. */
-  setTimer(ms: number, fn: () => void): () => void {
-    const id = ++this.#seq;
-    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
-    return () => this.#timers.delete(id);
-  }
-
-  /** Number of pending timers. */
-  get pending(): number {
-    return this.#timers.size;
-  }
-
-  /** Moves time forward, firing due timers in order, letting promise callbacks run between them. */
-  async advance(ms: number): Promise<void> {
-    await this.#run(this.#now + ms, false);
-  }
-
-  /**
-   * Jumps forward as a stalled process sees it: time moves first, then every due timer fires late, in order.
-   */
-  async stall(ms: number): Promise<void> {
-    await this.#run(this.#now + ms, true);
-  }
-
-  async #run(end: number, late: boolean): Promise<void> {
-    if (late) this.#now = end;
-    for (;;) {
-      await settle();
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.#timers) {
-        if (entry[1].at <= end && (next === undefined || entry[1].at < next[1].at)) next = entry;
-      }
-      if (next === undefined) break;
-      this.#timers.delete(next[0]);
-      this.#now = Math.max(this.#now, next[1].at);
-      next[1].fn();
-    }
-    this.#now = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}
+/** The shared fake clock (src/clock/fake.ts). */
+export { FakeClock } from "../clock/fake.ts";
 
 /** A fake network for heartbeat transports: datagrams arrive after `latencyMs` on the fake clock. */
 export class FakeHub {

@@ -7,7 +7,6 @@
 
 import type { BpfInstruction } from "./bpf.ts";
 import { runBpf } from "./bpf.ts";
-import type { Clock } from "./clock.ts";
 import { formatMac, parseMac } from "./mac.ts";
 import type { FrameSocket, FramesOptions, ReceivedFrame } from "./packet_socket.ts";
 import { check, CLONE_NEWNET, cString, libc, O_CLOEXEC, O_RDONLY } from "./libc.ts";
@@ -46,60 +45,8 @@ export function inNetns<T>(netns: string, fn: () => T): T {
   }
 }
 
-/**
- * A clock that moves only when told: timers fire in time order during `advance()`, with promise callbacks run
- * between them.
- */
-export class ManualClock implements Clock {
-  #now: number;
-  #seq = 0;
-  readonly #timers = new Map<number, { at: number; fn: () => void }>();
-
-  /** Starts at `start` milliseconds. */
-  constructor(start = 1_000_000) {
-    this.#now = start;
-  }
-
-  /** The fake time. */
-  now(): number {
-    return this.#now;
-  }
-
-  /** Schedules `fn` at now + ms. */
-  setTimer(ms: number, fn: () => void): () => void {
-    const id = ++this.#seq;
-    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
-    return () => this.#timers.delete(id);
-  }
-
-  /** Delays (from now) of the pending timers, soonest first. */
-  pendingDelays(): number[] {
-    return [...this.#timers.values()].map((t) => t.at - this.#now).sort((a, b) => a - b);
-  }
-
-  /** Moves time forward by `ms`, firing due timers in order. */
-  async advance(ms: number): Promise<void> {
-    const end = this.#now + ms;
-    for (;;) {
-      await settle();
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.#timers) {
-        if (entry[1].at <= end && (next === undefined || entry[1].at < next[1].at)) next = entry;
-      }
-      if (next === undefined) break;
-      this.#timers.delete(next[0]);
-      this.#now = Math.max(this.#now, next[1].at);
-      next[1].fn();
-    }
-    this.#now = end;
-    await settle();
-  }
-}
-
-/** Lets queued promise callbacks run. */
-export async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}
+/** The shared fake clock (src/clock/fake.ts), and the helper that lets queued promise callbacks run. */
+export { FakeClock as ManualClock, settle } from "../clock/fake.ts";
 
 /**
  * A seeded pseudo-random generator (mulberry32) returning floats in [0, 1), so a fuzz failure can be replayed from
