@@ -8,7 +8,7 @@
 import { silentLogger } from "../log/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type Counter, type Gauge, Registry } from "../metrics/mod.ts";
-import { type Clock, formatMac, type FrameSocket, systemClock } from "../net/mod.ts";
+import { type Clock, formatMac, FrameReaders, type FrameSocket, scheduleBurst, systemClock } from "../net/mod.ts";
 import { ARP_REQUEST, encodeArpReplyFromView, encodeGratuitousArp, formatIpv4, ipv4Word, readArp } from "./codec.ts";
 import { arpRequestFilter } from "./filter.ts";
 import type { ArpOffload, ArpOffloadEntry } from "./offload.ts";
@@ -83,12 +83,6 @@ interface Ownership {
   cancelBurst: () => void;
 }
 
-interface Reader {
-  socket: FrameSocket;
-  stop: AbortController;
-  done: Promise<void>;
-}
-
 /**
  * Answers ARP requests for owned VIPs.
  * @example
@@ -102,14 +96,13 @@ export class ArpResponder {
   readonly #logger: Logger;
   readonly #delays: readonly number[];
   readonly #filterTargets: boolean;
-  readonly #readers = new Map<string, Reader>();
+  readonly #readers: FrameReaders;
   /** Owned VIPs by their 32-bit number, so a request is matched without formatting its address. */
   readonly #owned = new Map<number, Ownership>();
   readonly #replies: Counter;
   readonly #ignored: Counter;
   readonly #malformed: Counter;
   readonly #gratuitous: Counter;
-  readonly #sendErrors: Counter;
   readonly #offload: ArpOffload | undefined;
   readonly #offloaded: Gauge;
   #cancelOffloadCount: () => void = () => {};
@@ -133,9 +126,16 @@ export class ArpResponder {
       "reason",
     ]);
     this.#gratuitous = registry.counter("metallite_arp_gratuitous_total", "Gratuitous ARP frames sent", ["interface"]);
-    this.#sendErrors = registry.counter("metallite_arp_send_errors_total", "ARP frames that could not be sent", [
-      "interface",
-    ]);
+    this.#readers = new FrameReaders({
+      owner: "ArpResponder",
+      protocol: "ARP",
+      logger: this.#logger,
+      sendErrors: registry.counter("metallite_arp_send_errors_total", "ARP frames that could not be sent", [
+        "interface",
+      ]),
+      onFrame: (socket, bytes) => this.handleFrame(socket, bytes),
+      onOversized: (socket) => this.#malformed.inc({ interface: socket.interfaceName, reason: "oversized" }),
+    });
     this.#offloaded = registry.gauge(
       "metallite_arp_offload_interfaces",
       "Interfaces where the kernel (tc eBPF) answers ARP requests for owned VIPs",
@@ -148,33 +148,24 @@ export class ArpResponder {
   /** Starts answering on one more interface; the responder owns the socket from now on and closes it. */
   addSocket(socket: FrameSocket): void {
     if (this.#closed) throw new Error("ArpResponder is closed");
-    if (this.#readers.has(socket.interfaceName)) {
-      throw new Error(`ArpResponder already has a socket on interface ${socket.interfaceName}`);
-    }
+    this.#readers.add(socket);
     this.#applyFilter(socket);
-    const stop = new AbortController();
-    const reader: Reader = { socket, stop, done: Promise.resolve() };
-    reader.done = this.#read(socket, stop.signal);
-    this.#readers.set(socket.interfaceName, reader);
     this.#attachOffload(socket);
   }
 
   /** Stops answering on an interface (e.g. it disappeared) and closes its socket. */
   async removeSocket(interfaceName: string): Promise<void> {
-    const reader = this.#readers.get(interfaceName);
-    if (reader === undefined) return;
-    this.#readers.delete(interfaceName);
+    if (this.#readers.get(interfaceName) === undefined) return;
+    // Detached first, the interface's VIPs leave the kernel fast path before its socket stops being read.
     this.#offload?.detach(interfaceName);
     this.#offloaded.set({}, this.#offload?.interfaces().length ?? 0);
     this.#syncOffload();
-    reader.stop.abort();
-    await reader.done;
-    await reader.socket.close();
+    await this.#readers.remove(interfaceName);
   }
 
   /** Interfaces the responder reads from. */
   interfaces(): string[] {
-    return [...this.#readers.keys()];
+    return this.#readers.names();
   }
 
   /** The owned VIPs and the interfaces each may be answered on (undefined = all). */
@@ -293,11 +284,7 @@ export class ArpResponder {
     const now = this.#clock.now();
     if (ownership.defendedAt !== undefined && now - ownership.defendedAt < DEFEND_INTERVAL_MS) return;
     ownership.defendedAt = now;
-    for (const operation of ["request", "reply"] as const) {
-      if (this.#send(socket, encodeGratuitousArp({ mac: socket.mac, ip: ownership.ip, operation }))) {
-        this.#gratuitous.inc({ interface: socket.interfaceName });
-      }
-    }
+    this.#sendGratuitous(socket, ownership.ip);
   }
 
   #ignore(iface: string, reason: ArpIgnoreReason): ArpOutcome {
@@ -320,29 +307,12 @@ export class ArpResponder {
     await Promise.all(this.interfaces().map((name) => this.removeSocket(name)));
   }
 
-  async #read(socket: FrameSocket, signal: AbortSignal): Promise<void> {
-    try {
-      for await (const frame of socket.frames({ signal })) {
-        if (frame.truncated) {
-          this.#malformed.inc({ interface: socket.interfaceName, reason: "oversized" });
-          continue;
-        }
-        this.handleFrame(socket, frame.bytes);
-      }
-    } catch (error) {
-      this.#logger.error("ARP socket failed; no longer answering on this interface", {
-        interface: socket.interfaceName,
-        error,
-      });
-    }
-  }
-
   #allowed(ownership: Ownership, iface: string): boolean {
     return ownership.interfaces === undefined || ownership.interfaces.has(iface);
   }
 
   #applyFilters(): void {
-    for (const { socket } of this.#readers.values()) this.#applyFilter(socket);
+    for (const socket of this.#readers.sockets()) this.#applyFilter(socket);
     this.#syncOffload();
   }
 
@@ -370,7 +340,7 @@ export class ArpResponder {
     if (offload === undefined || this.#closed) return;
     const attached = new Set(offload.interfaces());
     const entries: ArpOffloadEntry[] = [];
-    for (const { socket } of this.#readers.values()) {
+    for (const socket of this.#readers.sockets()) {
       if (!attached.has(socket.interfaceName)) continue;
       for (const [word, ownership] of this.#owned) {
         if (this.#allowed(ownership, socket.interfaceName)) {
@@ -404,7 +374,7 @@ export class ArpResponder {
       return;
     }
     for (const [index, count] of counts) {
-      const socket = [...this.#readers.values()].find((r) => r.socket.interfaceIndex === index)?.socket;
+      const socket = this.#readers.sockets().find((s) => s.interfaceIndex === index);
       this.#replies.inc({ interface: socket?.interfaceName ?? String(index) }, count);
     }
   }
@@ -424,38 +394,27 @@ export class ArpResponder {
 
   /** Sends the gratuitous ARPs for `ip` now and at each later delay; returns the cancel function. */
   #burst(word: number): () => void {
-    const cancels: (() => void)[] = [];
-    const fire = (): void => {
+    return scheduleBurst(this.#clock, this.#delays, () => {
       const ownership = this.#owned.get(word);
       if (ownership === undefined) return;
-      for (const { socket } of this.#readers.values()) {
+      for (const socket of this.#readers.sockets()) {
         if (!this.#allowed(ownership, socket.interfaceName)) continue;
-        for (const operation of ["request", "reply"] as const) {
-          if (this.#send(socket, encodeGratuitousArp({ mac: socket.mac, ip: ownership.ip, operation }))) {
-            this.#gratuitous.inc({ interface: socket.interfaceName });
-          }
-        }
+        this.#sendGratuitous(socket, ownership.ip);
       }
-    };
-    for (const delay of this.#delays) {
-      if (delay <= 0) fire();
-      else cancels.push(this.#clock.setTimer(delay, fire));
+    });
+  }
+
+  /** One gratuitous ARP request and one reply for `ip` from `socket`'s MAC. */
+  #sendGratuitous(socket: FrameSocket, ip: string): void {
+    for (const operation of ["request", "reply"] as const) {
+      if (this.#send(socket, encodeGratuitousArp({ mac: socket.mac, ip, operation }))) {
+        this.#gratuitous.inc({ interface: socket.interfaceName });
+      }
     }
-    return () => cancels.forEach((cancel) => cancel());
   }
 
   #send(socket: FrameSocket, frame: Uint8Array): boolean {
-    try {
-      socket.send(frame);
-      return true;
-    } catch (error) {
-      this.#sendErrors.inc({ interface: socket.interfaceName });
-      this.#logger.warnOnce(`arp-send:${socket.interfaceName}`, "Cannot send ARP frames", {
-        interface: socket.interfaceName,
-        error,
-      });
-      return false;
-    }
+    return this.#readers.send(socket, frame);
   }
 }
 

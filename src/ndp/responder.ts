@@ -9,7 +9,15 @@ import { canonicalIp, ipToBytes, parseIp } from "../ip/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type Counter, Registry } from "../metrics/mod.ts";
-import { type Clock, formatMac, type FrameSocket, parseMac, systemClock } from "../net/mod.ts";
+import {
+  type Clock,
+  formatMac,
+  FrameReaders,
+  type FrameSocket,
+  parseMac,
+  scheduleBurst,
+  systemClock,
+} from "../net/mod.ts";
 import {
   encodeSolicitationReplyFromView,
   encodeUnsolicitedAdvertisement,
@@ -66,14 +74,6 @@ interface Ownership {
   cancelBurst: () => void;
 }
 
-interface Reader {
-  socket: FrameSocket;
-  stop: AbortController;
-  done: Promise<void>;
-  /** Solicited-node group MACs joined on this socket. */
-  groups: Set<string>;
-}
-
 /**
  * Answers neighbor solicitations for owned IPv6 VIPs.
  * @example
@@ -87,14 +87,15 @@ export class NdpResponder {
   readonly #logger: Logger;
   readonly #delays: readonly number[];
   readonly #filterTargets: boolean;
-  readonly #readers = new Map<string, Reader>();
+  readonly #readers: FrameReaders;
+  /** Solicited-node group MACs joined, by interface. */
+  readonly #groups = new Map<string, Set<string>>();
   /** Owned VIPs by the hex of their 16 bytes, so a solicitation's target is matched without formatting it. */
   readonly #owned = new Map<string, Ownership>();
   readonly #replies: Counter;
   readonly #ignored: Counter;
   readonly #malformed: Counter;
   readonly #unsolicited: Counter;
-  readonly #sendErrors: Counter;
   #closed = false;
 
   /** Starts reading on the given sockets at once. */
@@ -122,39 +123,37 @@ export class NdpResponder {
       "Unsolicited neighbor advertisements sent on takeover",
       ["interface"],
     );
-    this.#sendErrors = registry.counter("metallite_ndp_send_errors_total", "NDP frames that could not be sent", [
-      "interface",
-    ]);
+    this.#readers = new FrameReaders({
+      owner: "NdpResponder",
+      protocol: "NDP",
+      logger: this.#logger,
+      sendErrors: registry.counter("metallite_ndp_send_errors_total", "NDP frames that could not be sent", [
+        "interface",
+      ]),
+      onFrame: (socket, bytes) => this.handleFrame(socket, bytes),
+      onOversized: (socket) => this.#malformed.inc({ interface: socket.interfaceName, reason: "oversized" }),
+    });
     for (const socket of options.sockets ?? []) this.addSocket(socket);
   }
 
   /** Starts answering on one more interface; the responder owns the socket from now on and closes it. */
   addSocket(socket: FrameSocket): void {
     if (this.#closed) throw new Error("NdpResponder is closed");
-    if (this.#readers.has(socket.interfaceName)) {
-      throw new Error(`NdpResponder already has a socket on interface ${socket.interfaceName}`);
-    }
-    const stop = new AbortController();
-    const reader: Reader = { socket, stop, done: Promise.resolve(), groups: new Set() };
-    this.#readers.set(socket.interfaceName, reader);
-    this.#sync(reader);
-    reader.done = this.#read(socket, stop.signal);
+    this.#readers.add(socket);
+    this.#sync(socket);
   }
 
   /** Stops answering on an interface, leaves its groups, and closes its socket. */
   async removeSocket(interfaceName: string): Promise<void> {
-    const reader = this.#readers.get(interfaceName);
-    if (reader === undefined) return;
-    this.#readers.delete(interfaceName);
-    reader.stop.abort();
-    await reader.done;
-    for (const group of reader.groups) this.#leave(reader, group);
-    await reader.socket.close();
+    await this.#readers.remove(interfaceName, (socket) => {
+      for (const group of [...this.#groupsOf(socket)]) this.#leave(socket, group);
+      this.#groups.delete(interfaceName);
+    });
   }
 
   /** Interfaces the responder reads from. */
   interfaces(): string[] {
-    return [...this.#readers.keys()];
+    return this.#readers.names();
   }
 
   /** The owned VIPs (canonical text) and the interfaces each may be answered on (undefined = all). */
@@ -272,69 +271,60 @@ export class NdpResponder {
     await Promise.all(this.interfaces().map((name) => this.removeSocket(name)));
   }
 
-  async #read(socket: FrameSocket, signal: AbortSignal): Promise<void> {
-    try {
-      for await (const frame of socket.frames({ signal })) {
-        if (frame.truncated) {
-          this.#malformed.inc({ interface: socket.interfaceName, reason: "oversized" });
-          continue;
-        }
-        this.handleFrame(socket, frame.bytes);
-      }
-    } catch (error) {
-      this.#logger.error("NDP socket failed; no longer answering on this interface", {
-        interface: socket.interfaceName,
-        error,
-      });
-    }
-  }
-
   #allowed(ownership: Ownership, iface: string): boolean {
     return ownership.interfaces === undefined || ownership.interfaces.has(iface);
   }
 
   #syncAll(): void {
-    for (const reader of this.#readers.values()) this.#sync(reader);
+    for (const socket of this.#readers.sockets()) this.#sync(socket);
   }
 
   /** Brings one socket's groups and kernel filter in line with the owned VIPs allowed on its interface. */
-  #sync(reader: Reader): void {
-    const iface = reader.socket.interfaceName;
+  #sync(socket: FrameSocket): void {
+    const iface = socket.interfaceName;
+    const groups = this.#groupsOf(socket);
     const ips = [...this.#owned.values()].filter((o) => this.#allowed(o, iface)).map((o) => o.ip);
     // Join before narrowing the filter, leave after, so no solicitation for a VIP kept is missed in between.
     const wanted = new Set(ips.map((ip) => formatMac(solicitedNodeMac(ip))));
-    for (const group of wanted) if (!reader.groups.has(group)) this.#join(reader, group);
+    for (const group of wanted) if (!groups.has(group)) this.#join(socket, group);
     try {
-      reader.socket.setFilter(ndpSolicitationFilter(this.#filterTargets ? { targets: ips } : {}));
+      socket.setFilter(ndpSolicitationFilter(this.#filterTargets ? { targets: ips } : {}));
     } catch (error) {
       this.#logger.warnOnce(`ndp-filter:${iface}`, "Cannot update the NDP socket filter", { interface: iface, error });
     }
-    for (const group of [...reader.groups]) if (!wanted.has(group)) this.#leave(reader, group);
+    for (const group of [...groups]) if (!wanted.has(group)) this.#leave(socket, group);
   }
 
-  #join(reader: Reader, group: string): void {
+  /** The groups joined on a socket's interface. */
+  #groupsOf(socket: FrameSocket): Set<string> {
+    let groups = this.#groups.get(socket.interfaceName);
+    if (groups === undefined) this.#groups.set(socket.interfaceName, groups = new Set());
+    return groups;
+  }
+
+  #join(socket: FrameSocket, group: string): void {
     try {
-      reader.socket.addMembership(parseMac(group));
-      reader.groups.add(group);
+      socket.addMembership(parseMac(group));
+      this.#groupsOf(socket).add(group);
     } catch (error) {
-      this.#logger.warnOnce(`ndp-join:${reader.socket.interfaceName}:${group}`, "Cannot join a solicited-node group", {
-        interface: reader.socket.interfaceName,
+      this.#logger.warnOnce(`ndp-join:${socket.interfaceName}:${group}`, "Cannot join a solicited-node group", {
+        interface: socket.interfaceName,
         group,
         error,
       });
     }
   }
 
-  #leave(reader: Reader, group: string): void {
-    reader.groups.delete(group);
+  #leave(socket: FrameSocket, group: string): void {
+    this.#groupsOf(socket).delete(group);
     try {
-      reader.socket.dropMembership(parseMac(group));
+      socket.dropMembership(parseMac(group));
     } catch (error) {
       this.#logger.warnOnce(
-        `ndp-leave:${reader.socket.interfaceName}:${group}`,
+        `ndp-leave:${socket.interfaceName}:${group}`,
         "Cannot leave a solicited-node group",
         {
-          interface: reader.socket.interfaceName,
+          interface: socket.interfaceName,
           group,
           error,
         },
@@ -343,36 +333,20 @@ export class NdpResponder {
   }
 
   #burst(key: string): () => void {
-    const cancels: (() => void)[] = [];
-    const fire = (): void => {
+    return scheduleBurst(this.#clock, this.#delays, () => {
       const ownership = this.#owned.get(key);
       if (ownership === undefined) return;
-      for (const { socket } of this.#readers.values()) {
+      for (const socket of this.#readers.sockets()) {
         if (!this.#allowed(ownership, socket.interfaceName)) continue;
         if (this.#send(socket, encodeUnsolicitedAdvertisement({ mac: socket.mac, ip: ownership.ip }))) {
           this.#unsolicited.inc({ interface: socket.interfaceName });
         }
       }
-    };
-    for (const delay of this.#delays) {
-      if (delay <= 0) fire();
-      else cancels.push(this.#clock.setTimer(delay, fire));
-    }
-    return () => cancels.forEach((cancel) => cancel());
+    });
   }
 
   #send(socket: FrameSocket, frame: Uint8Array): boolean {
-    try {
-      socket.send(frame);
-      return true;
-    } catch (error) {
-      this.#sendErrors.inc({ interface: socket.interfaceName });
-      this.#logger.warnOnce(`ndp-send:${socket.interfaceName}`, "Cannot send NDP frames", {
-        interface: socket.interfaceName,
-        error,
-      });
-      return false;
-    }
+    return this.#readers.send(socket, frame);
   }
 }
 

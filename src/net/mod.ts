@@ -8,6 +8,7 @@ export * from "./bpf_syscall.ts";
 export * from "./clock.ts";
 export * from "./ebpf.ts";
 export * from "./ethernet.ts";
+export * from "./frame_readers.ts";
 export * from "./interface.ts";
 export * from "./libc.ts";
 export * from "./mac.ts";
