@@ -4,7 +4,15 @@
  * @module
  */
 
-import { assembleBpf, BPF_ACCEPT, BPF_DROP, type BpfInstruction, type BpfStep, PACKET_OUTGOING } from "../net/mod.ts";
+import {
+  assembleBpf,
+  BPF_DROP,
+  type BpfInstruction,
+  type BpfStep,
+  bpfTargetSteps,
+  bpfVerdictSteps,
+  PACKET_OUTGOING,
+} from "../net/mod.ts";
 import { ARP_HARDWARE_ETHERNET, ARP_PROTOCOL_IPV4, ARP_REPLY, ARP_REQUEST, ETHERTYPE_ARP } from "./codec.ts";
 
 /** Most target addresses a filter checks (2 instructions each, within BPF_MAXINSNS); past this it accepts every request. */
@@ -75,37 +83,17 @@ export function arpRequestFilter(options: ArpRequestFilterOptions = {}): BpfInst
     : [...new Set(options.targets.map(ipv4Word))].sort((a, b) => a - b);
   const steps = arpHeaderChecks();
   if (targets === undefined || targets.length > MAX_FILTER_TARGETS) {
-    steps.push({ op: "jeq", value: ARP_REQUEST, then: "accept", else: "drop" }, ...ending());
+    steps.push({ op: "jeq", value: ARP_REQUEST, then: "accept", else: "drop" }, ...bpfVerdictSteps());
     return assembleBpf(steps);
   }
-  // The early checks drop through a nearby "drop"; each target then has its own accept, so no jump is longer than
-  // a step or two however many targets there are (classic BPF jumps reach at most 255 instructions).
+  // The early checks drop through a nearby "drop"; the targets follow (see bpfTargetSteps).
   steps.push(
-    { op: "jeq", value: ARP_REQUEST, then: "target", else: "drop" },
+    { op: "jeq", value: ARP_REQUEST, then: "targets", else: "drop" },
     { op: "label", name: "drop" },
     { op: "ret", value: BPF_DROP },
-    { op: "label", name: "target" },
-    { op: "ld", size: "word", offset: OFFSET_TARGET_IP },
+    ...bpfTargetSteps(OFFSET_TARGET_IP, targets.map((word) => [word])),
   );
-  targets.forEach((word, i) => {
-    steps.push(
-      { op: "label", name: `t${i}` },
-      { op: "jeq", value: word, then: `a${i}`, else: `t${i + 1}` },
-      { op: "label", name: `a${i}` },
-      { op: "ret", value: BPF_ACCEPT },
-    );
-  });
-  steps.push({ op: "label", name: `t${targets.length}` }, { op: "ret", value: BPF_DROP });
   return assembleBpf(steps);
-}
-
-function ending(): BpfStep[] {
-  return [
-    { op: "label", name: "drop" },
-    { op: "ret", value: BPF_DROP },
-    { op: "label", name: "accept" },
-    { op: "ret", value: BPF_ACCEPT },
-  ];
 }
 
 /**
@@ -118,6 +106,6 @@ export function arpProbeFilter(): BpfInstruction[] {
     { op: "jeq", value: ARP_REQUEST, then: "accept", else: "reply" },
     { op: "label", name: "reply" },
     { op: "jeq", value: ARP_REPLY, then: "accept", else: "drop" },
-    ...ending(),
+    ...bpfVerdictSteps(),
   ]);
 }

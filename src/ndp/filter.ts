@@ -5,7 +5,15 @@
  */
 
 import { ipToBytes, tryParseIp } from "../ip/mod.ts";
-import { assembleBpf, BPF_ACCEPT, BPF_DROP, type BpfInstruction, type BpfStep, PACKET_OUTGOING } from "../net/mod.ts";
+import {
+  assembleBpf,
+  BPF_DROP,
+  type BpfInstruction,
+  type BpfStep,
+  bpfTargetSteps,
+  bpfVerdictSteps,
+  PACKET_OUTGOING,
+} from "../net/mod.ts";
 import {
   ETHERTYPE_IPV6,
   ICMPV6_NEIGHBOR_ADVERTISEMENT,
@@ -71,39 +79,17 @@ export function ndpSolicitationFilter(options: NdpSolicitationFilterOptions = {}
   const steps = ipv6Checks();
   if (targets === undefined || targets.length > MAX_NDP_FILTER_TARGETS) {
     steps.push({ op: "jeq", value: ICMPV6_NEIGHBOR_SOLICITATION, then: "accept", else: "drop" });
-    steps.push(...ending());
+    steps.push(...bpfVerdictSteps());
     return assembleBpf(steps);
   }
-  // The early checks drop through a nearby "drop"; each target then ends in its own accept, so no jump is longer
-  // than a few steps however many targets there are (classic BPF jumps reach at most 255 instructions).
+  // The early checks drop through a nearby "drop"; the targets follow (see bpfTargetSteps).
   steps.push(
-    { op: "jeq", value: ICMPV6_NEIGHBOR_SOLICITATION, then: "t0", else: "drop" },
+    { op: "jeq", value: ICMPV6_NEIGHBOR_SOLICITATION, then: "targets", else: "drop" },
     { op: "label", name: "drop" },
     { op: "ret", value: BPF_DROP },
+    ...bpfTargetSteps(OFFSET_TARGET, targets),
   );
-  targets.forEach((target, t) => {
-    steps.push({ op: "label", name: `t${t}` });
-    target.forEach((word, w) => {
-      const last = w === target.length - 1;
-      steps.push(
-        { op: "ld", size: "word", offset: OFFSET_TARGET + 4 * w },
-        { op: "jeq", value: word, then: last ? `a${t}` : `t${t}w${w + 1}`, else: `t${t + 1}` },
-      );
-      if (!last) steps.push({ op: "label", name: `t${t}w${w + 1}` });
-    });
-    steps.push({ op: "label", name: `a${t}` }, { op: "ret", value: BPF_ACCEPT });
-  });
-  steps.push({ op: "label", name: `t${targets.length}` }, { op: "ret", value: BPF_DROP });
   return assembleBpf(steps);
-}
-
-function ending(): BpfStep[] {
-  return [
-    { op: "label", name: "drop" },
-    { op: "ret", value: BPF_DROP },
-    { op: "label", name: "accept" },
-    { op: "ret", value: BPF_ACCEPT },
-  ];
 }
 
 /** A filter accepting neighbor solicitations and advertisements from other hosts, for duplicate address probes. */
@@ -113,6 +99,6 @@ export function ndpProbeFilter(): BpfInstruction[] {
     { op: "jeq", value: ICMPV6_NEIGHBOR_SOLICITATION, then: "accept", else: "na" },
     { op: "label", name: "na" },
     { op: "jeq", value: ICMPV6_NEIGHBOR_ADVERTISEMENT, then: "accept", else: "drop" },
-    ...ending(),
+    ...bpfVerdictSteps(),
   ]);
 }

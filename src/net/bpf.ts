@@ -188,3 +188,38 @@ export function runBpf(program: readonly BpfInstruction[], frame: Uint8Array, co
   }
   return 0;
 }
+
+/**
+ * Steps that accept a frame whose 32-bit words at `offset` equal one of `targets` (each target one or more words,
+ * e.g. an IPv4 or IPv6 address) and drop any other; jump to their entry label `"targets"`. Each target ends in its
+ * own accept, so no jump is longer than a few steps however many targets there are (classic BPF jumps reach at most
+ * 255 instructions). Labels used: `targets`, `t<i>`, `t<i>w<j>`, `a<i>`.
+ */
+export function bpfTargetSteps(offset: number, targets: readonly (readonly number[])[]): BpfStep[] {
+  // With one-word targets, a failed comparison leaves the word loaded for the next: load it once.
+  const oneWord = targets.length > 0 && targets.every((target) => target.length === 1);
+  const steps: BpfStep[] = [{ op: "label", name: "targets" }];
+  if (oneWord) steps.push({ op: "ld", size: "word", offset });
+  targets.forEach((target, t) => {
+    steps.push({ op: "label", name: `t${t}` });
+    target.forEach((word, w) => {
+      const last = w === target.length - 1;
+      if (!oneWord) steps.push({ op: "ld", size: "word", offset: offset + 4 * w });
+      steps.push({ op: "jeq", value: word, then: last ? `a${t}` : `t${t}w${w + 1}`, else: `t${t + 1}` });
+      if (!last) steps.push({ op: "label", name: `t${t}w${w + 1}` });
+    });
+    steps.push({ op: "label", name: `a${t}` }, { op: "ret", value: BPF_ACCEPT });
+  });
+  steps.push({ op: "label", name: `t${targets.length}` }, { op: "ret", value: BPF_DROP });
+  return steps;
+}
+
+/** The common tail of a filter: the labels `drop` and `accept`, each returning its verdict. */
+export function bpfVerdictSteps(): BpfStep[] {
+  return [
+    { op: "label", name: "drop" },
+    { op: "ret", value: BPF_DROP },
+    { op: "label", name: "accept" },
+    { op: "ret", value: BPF_ACCEPT },
+  ];
+}
