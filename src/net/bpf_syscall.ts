@@ -121,19 +121,18 @@ export function updateBpfMap(
 
 /** Reads `key` into `value`; false when the map has no such key. */
 export function lookupBpfMap(mapFd: number, key: Uint8Array<ArrayBuffer>, value: Uint8Array<ArrayBuffer>): boolean {
-  try {
-    bpf(BPF_MAP_LOOKUP_ELEM, elementAttr(mapFd, key, value), "bpf(BPF_MAP_LOOKUP_ELEM)");
-    return true;
-  } catch (error) {
-    if (error instanceof LibcError && error.errno === ENOENT) return false;
-    throw error;
-  }
+  return unlessNoSuchKey(() => bpf(BPF_MAP_LOOKUP_ELEM, elementAttr(mapFd, key, value), "bpf(BPF_MAP_LOOKUP_ELEM)"));
 }
 
 /** Removes `key` from a map; false when it was not there. */
 export function deleteBpfMap(mapFd: number, key: Uint8Array<ArrayBuffer>): boolean {
+  return unlessNoSuchKey(() => bpf(BPF_MAP_DELETE_ELEM, elementAttr(mapFd, key), "bpf(BPF_MAP_DELETE_ELEM)"));
+}
+
+/** Runs a map command; true when it succeeded, false when the map has no such key (ENOENT), else it throws. */
+function unlessNoSuchKey(command: () => void): boolean {
   try {
-    bpf(BPF_MAP_DELETE_ELEM, elementAttr(mapFd, key), "bpf(BPF_MAP_DELETE_ELEM)");
+    command();
     return true;
   } catch (error) {
     if (error instanceof LibcError && error.errno === ENOENT) return false;
