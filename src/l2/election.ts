@@ -26,7 +26,7 @@
 import type { L2Advertisement, Model } from "../config/model.ts";
 import { matchesAny, matchesLabels } from "../config/selector.ts";
 import { formatIp, type IpAddress, rangeContains, tryParseIp } from "../ip/mod.ts";
-import { compareDigests, sha256Words } from "./_sha256.ts";
+import { compareDigests, sha256Hex, sha256Words } from "./_sha256.ts";
 import { type EndpointSlice, EXCLUDE_FROM_LB_LABEL, type Node, type Service } from "../k8s/types.ts";
 
 /** MetalLB's IP sharing annotation and its older spelling; with `serviceSelectors` it disables Layer 2. */
@@ -142,6 +142,14 @@ export function objectKey(obj: { readonly metadata: { readonly name: string; rea
 export function goIpString(ip: IpAddress): string {
   if (ip.family === 6 && ip.value >> 32n === 0xffffn) return formatIp({ family: 4, value: ip.value & 0xffffffffn });
   return formatIp(ip);
+}
+
+/**
+ * The key a node is ordered by for an address, sha256(node + "#" + ip), as 64 hex digits: what `metallite status`
+ * prints to explain the order. `ip` is the text {@link goIpString} gives.
+ */
+export function candidateHash(node: string, ip: string): string {
+  return sha256Hex(`${node}#${ip}`);
 }
 
 function byHash(nodes: readonly string[], ip: string): string[] {

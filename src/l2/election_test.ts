@@ -4,6 +4,7 @@ import type { EndpointSlice, Node, Service } from "../k8s/types.ts";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { advertisement, alivePeers, labelsSelector, model, node, pool, service, slice } from "./_testing.ts";
 import {
+  candidateHash,
   createElector,
   ElectionCache,
   type ElectionContext,
@@ -402,4 +403,13 @@ Deno.test("an ElectionCache gives the same elections, and follows node set chang
     cache.sweep();
   }
   assert(cache.size <= 30);
+});
+
+Deno.test("candidateHash() is sha256(node#ip) in hex, and sortCandidates() follows it", () => {
+  const nodes = Array.from({ length: 20 }, (_, i) => `node-${i}`);
+  for (const n of nodes) {
+    assertEquals(candidateHash(n, "198.51.100.7"), createHash("sha256").update(`${n}#198.51.100.7`).digest("hex"));
+  }
+  const byHex = [...nodes].sort((a, b) => candidateHash(a, "198.51.100.7") < candidateHash(b, "198.51.100.7") ? -1 : 1);
+  assertEquals(sortCandidates(nodes, "198.51.100.7"), byHex);
 });

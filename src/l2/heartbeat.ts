@@ -19,7 +19,7 @@
  * |        | 32   | HMAC-SHA256 over every byte before it, when flag bit 2 is set                        |
  * @module
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { constantTimeEqual, hmacSha256, sha256 } from "./_sha256.ts";
 
 /** "MLHB". */
 const MAGIC = [0x4d, 0x4c, 0x48, 0x42] as const;
@@ -80,9 +80,12 @@ export type HeartbeatDecodeResult =
   | { readonly ok: true; readonly heartbeat: Heartbeat }
   | { readonly ok: false; readonly error: HeartbeatErrorCode; readonly detail: string };
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
 /** The 8-byte cluster tag for a namespace, so two clusters sharing a LAN and a port ignore each other. */
 export function clusterHash(namespace: string): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(`metallite-heartbeat/${namespace}`).digest().subarray(0, 8));
+  return sha256(encoder.encode(`metallite-heartbeat/${namespace}`)).slice(0, 8);
 }
 
 /**
@@ -93,9 +96,6 @@ export function newIncarnation(nowMs: number, random: () => number = Math.random
   const low = BigInt(Math.floor(random() * 0x10000) & 0xffff);
   return (BigInt(Math.max(0, Math.floor(nowMs))) << 16n) | low;
 }
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Encodes a heartbeat; with a key, appends an HMAC-SHA256 over the rest. Throws TypeError or RangeError on a value
@@ -152,16 +152,12 @@ export function encodeHeartbeat(heartbeat: Heartbeat, key?: Uint8Array): Uint8Ar
     out.set(i, at);
     at += i.length;
   }
-  if (key) out.set(hmac(key, out.subarray(0, at)), at);
+  if (key) out.set(hmacSha256(key, out.subarray(0, at)), at);
   return out;
 }
 
 function validInterface(name: string): boolean {
   return INTERFACE_NAME.test(name) && name !== "." && name !== "..";
-}
-
-function hmac(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHmac("sha256", key).update(data).digest());
 }
 
 function fail(error: HeartbeatErrorCode, detail: string): HeartbeatDecodeResult {
@@ -196,8 +192,8 @@ export function decodeHeartbeat(bytes: Uint8Array, options: DecodeHeartbeatOptio
   const bodyEnd = bytes.length - (hasHmac ? HMAC_LENGTH : 0);
   if (bodyEnd < HEADER_LENGTH + 2) return fail("too-short", `${bytes.length} bytes`);
   if (options.key) {
-    const expected = hmac(options.key, bytes.subarray(0, bodyEnd));
-    if (!timingSafeEqual(expected, bytes.subarray(bodyEnd))) return fail("bad-hmac", "HMAC does not match");
+    const expected = hmacSha256(options.key, bytes.subarray(0, bodyEnd));
+    if (!constantTimeEqual(expected, bytes.subarray(bodyEnd))) return fail("bad-hmac", "HMAC does not match");
   }
   const intervalMs = view.getUint16(28);
   if (intervalMs < 10 || intervalMs > 10_000) return fail("bad-field", `interval ${intervalMs} ms`);

@@ -1,3 +1,4 @@
+import { createHash, createHmac } from "node:crypto";
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import {
   clusterHash,
@@ -124,4 +125,41 @@ Deno.test("clusterHash() differs by namespace and newIncarnation() grows with ti
   assert(clusterHash("a").join() !== clusterHash("b").join());
   assertEquals(clusterHash("a").length, 8);
   assert(newIncarnation(1000, () => 0.99) < newIncarnation(1001, () => 0));
+});
+
+function hex(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+Deno.test("heartbeats are byte for byte those of the node:crypto version (mixed versions interoperate)", () => {
+  // Recorded from the encoder of commit 33ea272, which used node:crypto's createHash and createHmac.
+  const sample: Heartbeat = {
+    ...SAMPLE,
+    node: "node-a",
+    incarnation: 0x0123456789abn,
+    sequence: 7,
+    interfaces: ["eth0", "br-lan"],
+  };
+  const body = "4d4c484201020032b471b8703ed7498100000123456789ab0000000700c8066e6f64652d610204657468300662722d6c616e";
+  assertEquals(hex(clusterHash("metallb-system")), "b471b8703ed74981");
+  assertEquals(hex(encodeHeartbeat(sample)), body);
+  const signed = hex(encodeHeartbeat(sample, new TextEncoder().encode("s3cret-key")));
+  assertEquals(
+    signed,
+    "4d4c484201060052b471b8703ed7498100000123456789ab0000000700c8066e6f64652d610204657468300662722d6c616e" +
+      "bfd31f41c686308ca8dd554622bca0316e3decad7f875dd3f376eb64948b2082",
+  );
+});
+
+Deno.test("the cluster hash and the HMAC are node:crypto's sha256 and HMAC-SHA256", () => {
+  for (const namespace of ["metallb-system", "x", "ü-namespace".repeat(20)]) {
+    const expected = createHash("sha256").update(`metallite-heartbeat/${namespace}`).digest().subarray(0, 8);
+    assertEquals(hex(clusterHash(namespace)), hex(expected));
+  }
+  for (const key of [KEY, new Uint8Array(100).fill(7), new Uint8Array(1)]) {
+    const bytes = encodeHeartbeat(SAMPLE, key);
+    const body = bytes.subarray(0, bytes.length - 32);
+    assertEquals(hex(bytes.subarray(bytes.length - 32)), createHmac("sha256", key).update(body).digest("hex"));
+    assert(decodeHeartbeat(bytes, { key }).ok);
+  }
 });

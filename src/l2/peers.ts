@@ -8,8 +8,8 @@
  * heartbeats are missing: heartbeats blocked by a firewall would otherwise make every node answer everything.
  * @module
  */
-import { createHash } from "node:crypto";
 import type { Lease, Node } from "../k8s/types.ts";
+import { sha256Hex } from "./_sha256.ts";
 import type { PeerEndpoint, PeerReport } from "./liveness.ts";
 
 /** How often each node renews its Lease: far below the API budget of one write per node per 2 s. */
@@ -27,7 +27,7 @@ const PREFIX = "metallite-node-";
 export function nodeLeaseName(nodeName: string): string {
   const name = PREFIX + nodeName;
   if (name.length <= 253) return name;
-  const hash = createHash("sha256").update(nodeName).digest("hex").slice(0, 10);
+  const hash = sha256Hex(nodeName).slice(0, 10);
   return `${name.slice(0, 253 - 11).replace(/[.-]+$/, "")}-${hash}`;
 }
 

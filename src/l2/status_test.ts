@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Lease, Node } from "../k8s/types.ts";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { node } from "./_testing.ts";
@@ -64,6 +65,8 @@ Deno.test("nodeLeaseName() stays a valid object name", () => {
   const long = nodeLeaseName("a".repeat(250));
   assert(long.length <= 253);
   assert(long !== nodeLeaseName("a".repeat(249) + "b"));
+  // The hash suffix is the first 10 hex digits of sha256(node name), as before node:crypto was dropped.
+  assertEquals(long.slice(-11), "-" + createHash("sha256").update("a".repeat(250)).digest("hex").slice(0, 10));
 });
 
 Deno.test("peersFromNodes() sends to each Node's first InternalIP", () => {

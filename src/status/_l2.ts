@@ -3,12 +3,11 @@
  * run), put next to what the announcing node reports in its ServiceL2Status object.
  * @module
  */
-import { createHash } from "node:crypto";
 import type { L2Advertisement } from "../config/model.ts";
 import { matchesAny } from "../config/selector.ts";
 import { tryParseIp } from "../ip/mod.ts";
 import type { Service } from "../k8s/types.ts";
-import { type Election, type ExclusionReason, goIpString, type PeerState } from "../l2/election.ts";
+import { candidateHash, type Election, type ExclusionReason, goIpString, type PeerState } from "../l2/election.ts";
 import type { AnnouncementStatus } from "./_validate.ts";
 import type { ExclusionReport, L2Report } from "./report.ts";
 
@@ -34,10 +33,6 @@ const SKIP_DETAILS: Readonly<Record<string, string>> = {
   "no-endpoints": "no serving endpoint anywhere: nobody announces a Service that cannot take traffic (as MetalLB)",
   "no-candidate": "every node is excluded (see the excluded nodes)",
 };
-
-function hashOf(node: string, firstIp: string): string {
-  return createHash("sha256").update(`${node}#${firstIp}`).digest("hex").slice(0, 16);
-}
 
 function exclusionDetail(reason: ExclusionReason, node: string, ads: readonly L2Advertisement[], ctx: L2Context) {
   switch (reason) {
@@ -99,7 +94,7 @@ export function explainL2(
     candidates: election.candidates.map((node) => ({
       node,
       weight: election.scores[node] ?? 0,
-      hash: hashOf(node, firstText),
+      hash: candidateHash(node, firstText).slice(0, 16),
     })),
     excluded,
     ...(localEndpointNodes === undefined ? {} : { localEndpointNodes }),
