@@ -1,6 +1,6 @@
-import { parseArgs } from "node:util";
 import { formatIp, type IpRange, parseRange, tryParseIp } from "../ip/mod.ts";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "../log/mod.ts";
+import { type FlagSpec, type FlagValues, readFlags } from "./_args.ts";
 
 /** A bad command line: main prints the message on one line and exits with status 2. */
 export class UsageError extends Error {
@@ -147,7 +147,7 @@ const RUN_FLAGS = {
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
-} as const;
+} as const satisfies Record<string, FlagSpec>;
 
 const STATUS_FLAGS = {
   kubeconfig: { type: "string" },
@@ -155,7 +155,7 @@ const STATUS_FLAGS = {
   namespace: { type: "string" },
   output: { type: "string", short: "o" },
   help: { type: "boolean", short: "h" },
-} as const;
+} as const satisfies Record<string, FlagSpec>;
 
 // RFC 1123 names as Kubernetes validates them.
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -244,17 +244,13 @@ function parseNamespace(text: string | undefined): string {
   return ns;
 }
 
-function parseFlags<T extends typeof RUN_FLAGS | typeof STATUS_FLAGS>(args: string[], flags: T) {
-  try {
-    return parseArgs({ args, options: flags, strict: true, allowPositionals: false });
-  } catch (error) {
-    // node:util's messages are multi-line and mention its own API; keep the first sentence.
-    const text = error instanceof Error ? error.message.split("\n")[0]!.replace(/\. To specify.*$/, "") : String(error);
-    usage(`${text} (see metallite --help)`);
-  }
+function parseFlags<T extends typeof RUN_FLAGS | typeof STATUS_FLAGS>(args: string[], flags: T): FlagValues<T> {
+  const result = readFlags(args, flags);
+  if (!result.ok) usage(`${result.error} (see metallite --help)`);
+  return result.values;
 }
 
-function buildRunOptions(values: ReturnType<typeof parseFlags<typeof RUN_FLAGS>>["values"], env: FlagEnvironment) {
+function buildRunOptions(values: FlagValues<typeof RUN_FLAGS>, env: FlagEnvironment) {
   const pools = (values.pool ?? []).map((text): FlagPool => {
     try {
       return { text, range: parseRange(text) };
@@ -320,7 +316,7 @@ export function parseCommandLine(argv: readonly string[], environment: FlagEnvir
   }
   if (first === "help") return { kind: "help" };
   if (first === "status") {
-    const { values } = parseFlags(args.slice(1), STATUS_FLAGS);
+    const values = parseFlags(args.slice(1), STATUS_FLAGS);
     if (values.help) return { kind: "help" };
     return {
       kind: "status",
@@ -336,7 +332,7 @@ export function parseCommandLine(argv: readonly string[], environment: FlagEnvir
   if (rest[0] !== undefined && !rest[0].startsWith("-")) {
     usage(`unknown command "${rest[0]}": expected run, status, version or --help`);
   }
-  const { values } = parseFlags(rest, RUN_FLAGS);
+  const values = parseFlags(rest, RUN_FLAGS);
   if (values.help) return { kind: "help" };
   return { kind: "run", options: buildRunOptions(values, environment) };
 }

@@ -97,3 +97,34 @@ Deno.test("parseCommandLine() rejects bad values with one line naming value and 
     });
   }
 });
+
+Deno.test("parseCommandLine() reads short aliases, repeated flags and --flag=value as before", () => {
+  assertEquals(parseCommandLine(["-h"], env).kind, "help");
+  assertEquals(parseCommandLine(["status", "-h"], env).kind, "help");
+  const status = parseCommandLine(["status", "-o", "json", "--config=a.yaml", "--config", "b.yaml"], env);
+  assertEquals(status.kind === "status" && status.options, {
+    namespace: "metallb-system",
+    output: "json",
+    configFiles: ["a.yaml", "b.yaml"],
+  });
+  const short = parseCommandLine(["status", "-ojson"], env);
+  assertEquals(short.kind === "status" && short.options.output, "json");
+  assertEquals(run(["--node-name", "n1", "--node-name=n2"]).nodeName, "n2");
+  assertEquals(run(["--pool", "192.0.2.0/28", "--"]).pools.length, 1);
+});
+
+Deno.test("parseCommandLine() refuses flag syntax errors with one line", async (t) => {
+  const cases: [string[], string][] = [
+    [["--pool", "--node-name", "n1"], "Option '--pool <value>' needs a value, not '--node-name'"],
+    [["--help=yes"], "Option '--help' takes no value (see metallite --help)"],
+    [["--pool", "192.0.2.0/28", "stray"], "Unexpected argument 'stray'"],
+    [["status", "--pool", "192.0.2.0/28"], "Unknown option '--pool' (see metallite --help)"],
+    [["status", "-x"], "Unknown option '-x'"],
+  ];
+  for (const [args, message] of cases) {
+    await t.step(args.join(" "), () => {
+      const error = assertThrows(() => parseCommandLine(args, env), UsageError, message);
+      assertEquals(error.message.includes("\n"), false);
+    });
+  }
+});
