@@ -52,6 +52,8 @@ const SYMBOLS = {
   // fixed-argument call on x86_64 and aarch64 Linux. Used for bpf(2), which glibc does not wrap.
   syscall: { parameters: ["i64", "i64", "buffer", "u64"], result: "i64" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  /** getrusage(2): CPU time of the process for process_cpu_seconds_total, without node:process. */
+  getrusage: { parameters: ["i32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The libc symbol table type, for callers that want to name it. */
