@@ -1,13 +1,39 @@
+import process from "node:process";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { Registry } from "../metrics/mod.ts";
+import { libc } from "../net/mod.ts";
+import { ffiSkipReason } from "../net/testing.ts";
 import { denoProcessProbe, registerProcessMetrics } from "./process_metrics.ts";
 
-Deno.test("denoProcessProbe reads memory, CPU time and start time without extra permissions", () => {
+const skip = ffiSkipReason();
+// deno-lint-ignore no-console
+if (skip !== undefined) console.log(`Skipping the live probe tests: ${skip}`);
+else libc(); // opened outside any test: the library lives as long as the process (see src/net/libc.ts)
+
+Deno.test({
+  name: "denoProcessProbe reads memory, CPU time (getrusage through FFI) and start time",
+  ignore: skip !== undefined,
+}, () => {
   const memory = denoProcessProbe.memory();
   assert(memory.rss > 1_000_000 && memory.heapUsed > 0, JSON.stringify(memory));
   assert(denoProcessProbe.cpuSeconds() > 0);
   const start = denoProcessProbe.startTimeSeconds();
   assert(start <= Date.now() / 1000 && start > Date.now() / 1000 - 3600, String(start));
+});
+
+Deno.test({
+  name: "denoProcessProbe's CPU time agrees with node:process cpuUsage() (both read getrusage)",
+  ignore: skip !== undefined,
+}, () => {
+  // Spend some CPU so that both clocks have moved well past their resolution.
+  let x = 0;
+  for (let i = 0; i < 3_000_000; i++) x = (x + i * 7) % 1_000_003;
+  const before = process.cpuUsage();
+  const ours = denoProcessProbe.cpuSeconds();
+  const after = process.cpuUsage();
+  const low = (before.user + before.system) / 1e6;
+  const high = (after.user + after.system) / 1e6;
+  assert(ours >= low - 0.001 && ours <= high + 0.001, `${low} <= ${ours} <= ${high} (x=${x})`);
 });
 
 Deno.test("registerProcessMetrics() keeps the CPU counter equal to the probe's total", () => {
