@@ -13,3 +13,4 @@ export * from "./interface.ts";
 export * from "./libc.ts";
 export * from "./mac.ts";
 export * from "./packet_socket.ts";
+export * from "./udp_socket.ts";
