@@ -1,12 +1,13 @@
 /**
- * The UDP transport for heartbeats, over `node:dgram` (Deno's own `Deno.listenDatagram` still needs
- * `--unstable-net` in Deno 2.9; `node:dgram` needs no flag and never blocks the event loop).
+ * The UDP transport for heartbeats, over `UdpSocket` from src/net (libc through FFI, a reader that waits in `poll` on
+ * a worker thread). Not `node:dgram`: importing any `node:` module makes Deno load its Node compatibility layer, about
+ * 7 MB the daemon otherwise never needs; and `Deno.listenDatagram` still needs `--unstable-net` in Deno 2.9.
  * @module
  */
-import dgram from "node:dgram";
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
+import { UdpSocket } from "../net/mod.ts";
 import type { HeartbeatTransport } from "./liveness.ts";
 import { MAX_HEARTBEAT_LENGTH } from "./heartbeat.ts";
 
@@ -31,22 +32,6 @@ export interface UdpTransport extends HeartbeatTransport {
   readonly port: number;
 }
 
-function bindSocket(address: string, port: number): Promise<dgram.Socket> {
-  const type = address.includes(":") ? "udp6" : "udp4";
-  const socket = dgram.createSocket(type === "udp6" ? { type, ipv6Only: true } : { type });
-  return new Promise((resolve, reject) => {
-    const failed = (error: Error) => {
-      socket.close();
-      reject(error);
-    };
-    socket.once("error", failed);
-    socket.bind(port, address, () => {
-      socket.off("error", failed);
-      resolve(socket);
-    });
-  });
-}
-
 /**
  * Opens the heartbeat sockets. Every socket binds the same port, so with port 0 the first socket's port is used for
  * the others.
@@ -63,60 +48,56 @@ export async function openUdpTransport(options: UdpTransportOptions): Promise<Ud
     "Heartbeat datagrams the kernel refused to send",
   );
   const addresses = options.bind ?? ["0.0.0.0", "::"];
-  const sockets: { family: 4 | 6; socket: dgram.Socket }[] = [];
+  const sockets: UdpSocket[] = [];
   let port = options.port;
   for (const address of addresses) {
     try {
-      const socket = await bindSocket(address, port);
-      port = socket.address().port;
-      sockets.push({ family: address.includes(":") ? 6 : 4, socket });
+      // Anything longer than a heartbeat can be is cut to one byte more, so the decoder refuses it as too long.
+      const socket = UdpSocket.open({ address, port, maxDatagramBytes: MAX_HEARTBEAT_LENGTH + 1 });
+      port = socket.port;
+      sockets.push(socket);
     } catch (error) {
       if (address.includes(":") && addresses.length > 1) {
         log.warn("cannot bind the IPv6 heartbeat socket; IPv6 peers will not be heard", { address, error });
         continue;
       }
-      for (const s of sockets) s.socket.close();
+      await Promise.all(sockets.map((s) => s.close()));
       throw new Error(`Cannot bind the heartbeat socket on ${address} port ${port}: ${(error as Error).message}`);
     }
   }
   if (sockets.length === 0) throw new Error(`Cannot bind any heartbeat socket on port ${port}`);
   let handler: ((data: Uint8Array, from: string) => void) | undefined;
-  for (const { socket } of sockets) {
-    socket.on("message", (msg: Uint8Array, rinfo: { address: string }) => {
-      // Anything longer than a heartbeat can be is refused before it is copied.
-      if (msg.length > MAX_HEARTBEAT_LENGTH + 1) {
-        handler?.(new Uint8Array(MAX_HEARTBEAT_LENGTH + 1), rinfo.address);
-        return;
+  const readers = sockets.map(async (socket) => {
+    try {
+      for await (const datagram of socket.datagrams()) {
+        try {
+          handler?.(datagram.bytes, datagram.address);
+        } catch (error) {
+          log.warnOnce("udp-handler", "heartbeat handler failed", { error });
+        }
       }
-      handler?.(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), rinfo.address);
-    });
-    socket.on(
-      "error",
-      (error: Error) => log.warnOnce(`udp-error:${error.message}`, "heartbeat socket error", { error }),
-    );
-  }
+    } catch (error) {
+      log.warnOnce(`udp-error:${(error as Error).message}`, "heartbeat socket error", { error });
+    }
+  });
   let closed = false;
-  // Sends still in flight; close() lets them leave first so the goodbye heartbeats are not lost.
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
   return {
     port,
     send(data, address, toPort) {
       if (closed) return;
       const family = address.includes(":") ? 6 : 4;
-      const entry = sockets.find((s) => s.family === family);
-      if (!entry) {
+      const socket = sockets.find((s) => s.family === family);
+      if (!socket) {
         sendErrors?.inc();
         log.warnOnce(`udp-nofamily:${family}`, "no heartbeat socket of this family; peer unreachable", { address });
         return;
       }
-      inFlight++;
-      entry.socket.send(data, toPort, address, (error: Error | null) => {
-        if (--inFlight === 0) drained?.();
-        if (!error) return;
+      try {
+        socket.sendTo(data, address, toPort);
+      } catch (error) {
         sendErrors?.inc();
-        log.warnOnce(`udp-send:${address}:${error.message}`, "cannot send a heartbeat", { address, error });
-      });
+        log.warnOnce(`udp-send:${address}:${(error as Error).message}`, "cannot send a heartbeat", { address, error });
+      }
     },
     listen(h) {
       handler = h;
@@ -124,15 +105,9 @@ export async function openUdpTransport(options: UdpTransportOptions): Promise<Ud
     async close() {
       if (closed) return;
       closed = true;
-      if (inFlight > 0) {
-        let cancel: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => (drained = resolve)),
-          new Promise<void>((resolve) => (cancel = setTimeout(resolve, 200))),
-        ]);
-        clearTimeout(cancel);
-      }
-      await Promise.all(sockets.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+      // Sends leave at once (sendto), so the goodbye heartbeats are out before the sockets close.
+      await Promise.all(sockets.map((s) => s.close()));
+      await Promise.all(readers);
     },
   };
 }
