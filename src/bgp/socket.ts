@@ -4,9 +4,13 @@
  * configured with FFI, connected without blocking (nonblocking connect, then `poll` on a worker thread), and its
  * descriptor handed to `node:net`'s `new Socket({ fd })`, which then owns it (verified on Deno 2.9.6: reads, writes
  * and closes the descriptor; `remoteAddress` is not filled in, so addresses come from getsockname/getpeername).
+ *
+ * `node:net` is imported when the first connection is made (dialled or accepted), never at start-up: importing any
+ * `node:` module makes Deno load its Node compatibility layer, about 7 MB that a daemon without BGP sessions (Layer 2
+ * only, or peers not up yet) would otherwise carry for nothing.
  * @module
  */
-import { Socket } from "node:net";
+import type { Socket } from "node:net";
 import { formatIp, ipFromBytes, ipToBytes, parseIp } from "../ip/mod.ts";
 import {
   AF_INET,
@@ -189,12 +193,21 @@ async function pollOnce(fd: number, events: number, ms: number): Promise<number>
   return n > 0 ? v.getInt16(6, true) : 0;
 }
 
+type NodeNet = typeof import("node:net");
+let nodeNet: Promise<NodeNet> | undefined;
+
+/** `node:net`, imported on the first call (see the module doc); later calls share the same import. */
+function loadNodeNet(): Promise<NodeNet> {
+  nodeNet ??= import("node:net");
+  return nodeNet;
+}
+
 /** Wraps a connected descriptor; the returned connection owns it. */
-export function connectionFromFd(fd: number): BgpConnection {
+function connectionFromFd(net: NodeNet, fd: number): BgpConnection {
   const local = socketAddress(fd, "getsockname");
   const remote = socketAddress(fd, "getpeername");
   setInt(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
-  return new SocketConnection(new Socket({ fd, readable: true, writable: true }), local, remote);
+  return new SocketConnection(new net.Socket({ fd, readable: true, writable: true }), local, remote);
 }
 
 /**
@@ -237,7 +250,9 @@ export async function dialTcp(options: DialOptions): Promise<BgpConnection> {
       const soError = new DataView(err.buffer).getInt32(0, true);
       if (soError !== 0) throw new LibcError("connect", soError, `${options.address}:${options.port}`);
     }
-    const conn = connectionFromFd(fd);
+    const net = await loadNodeNet();
+    if (options.signal?.aborted) throw new Error(`Connecting to ${options.address} was abandoned`);
+    const conn = connectionFromFd(net, fd);
     owned = false;
     return conn;
   } finally {
@@ -340,6 +355,9 @@ export class TcpListener {
       const n = await libc().pollAsync(pfds, 2n, -1);
       if (this.#closed) break;
       if (n <= 0) continue;
+      // A connection is waiting: load node:net before accepting (only the first time takes a moment).
+      const net = await loadNodeNet();
+      if (this.#closed) break;
       for (;;) {
         const peer = new Uint8Array(128);
         const len = new Uint8Array(4);
@@ -350,12 +368,12 @@ export class TcpListener {
           if (code !== EAGAIN) this.#options.onError?.(new LibcError("accept4", code));
           break;
         }
-        this.#handle(cfd, readSockaddr(peer).address);
+        this.#handle(net, cfd, readSockaddr(peer).address);
       }
     }
   }
 
-  #handle(fd: number, remote: string): void {
+  #handle(net: NodeNet, fd: number, remote: string): void {
     let decision: AcceptDecision | undefined;
     try {
       decision = this.#options.screen(remote);
@@ -364,7 +382,7 @@ export class TcpListener {
         return;
       }
       setTtl(fd, this.#family, decision.ttl, decision.minTtl);
-      this.#options.onConnection(connectionFromFd(fd));
+      this.#options.onConnection(connectionFromFd(net, fd));
     } catch (error) {
       libc().close(fd);
       this.#options.onError?.(error instanceof Error ? error : new Error(String(error)));
