@@ -18,6 +18,7 @@ import { startCaches } from "./caches.ts";
 import { startBgp } from "./bgp.ts";
 import { startLayer2 } from "./layer2.ts";
 import { ConfigFileError, startModelSource } from "./model_source.ts";
+import { pageOutCode } from "../net/mod.ts";
 import { createHeapTrimmer } from "./trim.ts";
 
 /** A start-up failure with a one-line message; main prints it and exits with status 1. */
@@ -101,6 +102,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   // Start-up and every burst of changes leave freed memory in the C heap: return it once things are quiet.
   const trimmer = createHeapTrimmer({
     busy: () => api.client.queue.active + api.client.queue.waiting > 0,
+    pageOut: pageOutCode,
     log,
   });
   trimmer.activity();

@@ -68,3 +68,44 @@ Deno.test("HeapTrimmer switches itself off when trimming is impossible (no FFI, 
   assertEquals([calls, trimmer.trims], [1, 0]);
   trimmer.stop();
 });
+
+Deno.test("HeapTrimmer collects garbage, trims, then pages out code, in that order", async () => {
+  const clock = new FakeClock();
+  const steps: string[] = [];
+  const trimmer = createHeapTrimmer({
+    collectGarbage: () => steps.push("gc"),
+    trim: () => steps.push("trim"),
+    pageOut: () => (steps.push("pageOut"), { bytes: 4096 }),
+    clock,
+    log: silentLogger,
+    quietMs: 10,
+  });
+  trimmer.activity();
+  await clock.advance(100);
+  assertEquals(steps, ["gc", "trim", "pageOut"]);
+  trimmer.stop();
+});
+
+Deno.test("HeapTrimmer drops page-out for good when the kernel refuses it, and keeps trimming", async () => {
+  const clock = new FakeClock();
+  let trims = 0;
+  let pageOuts = 0;
+  const trimmer = createHeapTrimmer({
+    collectGarbage: undefined,
+    trim: () => trims++,
+    pageOut: () => {
+      pageOuts++;
+      throw new Error("madvise(MADV_PAGEOUT) failed: Invalid argument (errno 22)");
+    },
+    clock,
+    log: silentLogger,
+    quietMs: 10,
+    minIntervalMs: 10,
+  });
+  for (let i = 0; i < 3; i++) {
+    trimmer.activity();
+    await clock.advance(100);
+  }
+  assertEquals([trims, pageOuts], [3, 1]);
+  trimmer.stop();
+});

@@ -54,6 +54,8 @@ const SYMBOLS = {
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   /** getrusage(2): CPU time of the process for process_cpu_seconds_total, without node:process. */
   getrusage: { parameters: ["i32", "buffer"], result: "i32" },
+  /** madvise(2); the address is passed as an integer (mapping addresses come from /proc/self/maps). */
+  madvise: { parameters: ["usize", "usize", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The libc symbol table type, for callers that want to name it. */

@@ -13,4 +13,5 @@ export * from "./interface.ts";
 export * from "./libc.ts";
 export * from "./mac.ts";
 export * from "./packet_socket.ts";
+export * from "./page_out.ts";
 export * from "./udp_socket.ts";
