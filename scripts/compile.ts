@@ -1,11 +1,11 @@
 // deno-lint-ignore-file no-console -- a build script talks to its user on the terminal
 /**
- * `deno task compile`: builds dist/metallite-x86_64 and dist/metallite-aarch64 with the permission set and V8 flags
- * baked in. `deno compile` downloads its runtime (denort) from dl.deno.land, so this works on a user's machine with
+ * `deno task compile`: builds dist/metallite-x86_64 and dist/metallite-aarch64 from the bundle the tests run
+ * (dist/metallite.js, built first by `deno task bundle`), with the permission set, runtime flags and V8 flags baked in. `deno compile` downloads its runtime (denort) from dl.deno.land, so this works on a user's machine with
  * internet access; where that host cannot be reached it stops at once and says why instead of hanging.
  * @module
  */
-import { permissionFlags, ROOT, V8_FLAGS } from "./runtime.ts";
+import { BUNDLE_PATH, permissionFlags, ROOT, RUNTIME_FLAGS, V8_FLAGS } from "./runtime.ts";
 
 const TARGETS = [
   { target: "x86_64-unknown-linux-gnu", output: "dist/metallite-x86_64" },
@@ -31,6 +31,10 @@ if (problem !== undefined) {
   );
   Deno.exit(1);
 }
+{
+  const { code } = await new Deno.Command(Deno.execPath(), { args: ["task", "bundle"], cwd: ROOT }).spawn().status;
+  if (code !== 0) Deno.exit(code);
+}
 for (const { target, output } of TARGETS) {
   const args = [
     "compile",
@@ -38,9 +42,10 @@ for (const { target, output } of TARGETS) {
     target,
     "--output",
     output,
+    ...RUNTIME_FLAGS,
     ...permissionFlags(),
     `--v8-flags=${V8_FLAGS.join(",")}`,
-    "main.ts",
+    BUNDLE_PATH,
   ];
   console.error(`deno ${args.join(" ")}`);
   const { code } = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT }).spawn().status;

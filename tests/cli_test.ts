@@ -4,7 +4,7 @@
  * integration tests do, with the shared permission set and V8 flags.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
-import { BUNDLE_PATH, bundleCommand, permissionFlags, ROOT, V8_FLAGS } from "../scripts/runtime.ts";
+import { BUNDLE_PATH, bundleCommand, permissionFlags, ROOT, RUNTIME_FLAGS, V8_FLAGS } from "../scripts/runtime.ts";
 import { VERSION } from "../src/version.ts";
 
 async function metallite(...args: string[]) {
@@ -49,11 +49,30 @@ Deno.test(
   },
 );
 
-Deno.test("deno.json's start task uses the shared permission set and V8 flags", () => {
+Deno.test("deno.json's start task uses the shared permission set, runtime flags and V8 flags", () => {
   const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
   const start: string = config.tasks.start;
   const flags = start.split(" ").filter((w) => w.startsWith("--allow-")).sort();
   assertEquals(flags, permissionFlags());
+  for (const flag of RUNTIME_FLAGS) assert(start.split(" ").includes(flag), start);
   assert(start.includes(`--v8-flags=${V8_FLAGS.join(",")}`), start);
   assertEquals(config.version, VERSION);
+});
+
+Deno.test({
+  name:
+    "the bundle is minified ASCII: V8 keeps a program's source for life, at two bytes a character if one is not Latin-1",
+  ignore: bundleMissing,
+}, () => {
+  const source = Deno.readFileSync(BUNDLE_PATH);
+  const offending = source.findIndex((byte) => byte > 0x7f);
+  assertEquals(
+    offending,
+    -1,
+    `non-ASCII byte in ${BUNDLE_PATH} near: ${
+      new TextDecoder().decode(source.slice(Math.max(0, offending - 60), offending + 20))
+    }`,
+  );
+  // deno task bundle --minify: the bundle keeps no comments (about half of the unminified source).
+  assert(!new TextDecoder().decode(source).includes("@module"), "the bundle is not minified");
 });
