@@ -1,3 +1,7 @@
+// deno.json maps "yaml" to the package's ES module build (browser/), not the CommonJS one npm resolves for
+// Deno: that one requires node:process and node:buffer, which makes `deno bundle` load Node compatibility
+// (node:module's createRequire) at start-up, about 3 MB resident for good. Its types are the same file set's.
+// @ts-types="../../node_modules/yaml/dist/index.d.ts"
 import { parseAllDocuments } from "yaml";
 import { isObject } from "./_fields.ts";
 import { objectRef, STATUS_KINDS } from "./_objects.ts";

@@ -3,6 +3,8 @@
  * or ~/.kube/config. Pure apart from the injected `readFile`, so every variant is tested without touching the disk.
  * @module
  */
+// The ES module build of yaml (see src/config/yaml.ts); its types are in dist/.
+// @ts-types="../../node_modules/yaml/dist/index.d.ts"
 import { parse } from "yaml";
 import { KubeConfigError } from "./errors.ts";
 

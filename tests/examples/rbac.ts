@@ -12,6 +12,8 @@
  * ```
  * @module
  */
+// The ES module build of yaml (see src/config/yaml.ts); its types are in dist/.
+// @ts-types="../../node_modules/yaml/dist/index.d.ts"
 import { parseAllDocuments } from "yaml";
 
 /** One API request, as the fake API server records it (`RequestRecord` fits). */

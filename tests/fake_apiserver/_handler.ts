@@ -3,6 +3,8 @@
  * (resume, bookmarks, 410 as an ERROR event, timeouts, selector transitions) and the request log.
  * @module
  */
+// The ES module build of yaml (see src/config/yaml.ts); its types are in dist/.
+// @ts-types="../../node_modules/yaml/dist/index.d.ts"
 import { parse as parseYaml } from "yaml";
 import { type ResourceInfo, type ResourceTable, urlPlural } from "./_resources.ts";
 import { ApiError, badRequest, invalid, statusBody } from "./_status.ts";
