@@ -37,6 +37,9 @@ function summary(samples: number[]): string {
 
 await using cluster = await createCluster({
   nodes: 3,
+  // Each node on a runtime of its own, as on separate machines, so page-out of code (src/net/page_out.ts) really
+  // hands back each daemon's pages and a takeover pays for faulting them back in.
+  privateRuntime: true,
   args: [
     "--pool",
     "198.51.100.200-210",

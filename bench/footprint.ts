@@ -47,7 +47,7 @@
  */
 import { parseArgs } from "node:util";
 import { BUNDLE_PATH, bundleCommand, permissionFlags, RUNTIME_FLAGS, V8_FLAGS } from "../scripts/runtime.ts";
-import { type Cluster, createCluster } from "../tests/e2e/cluster.ts";
+import { type Cluster, copyRuntime, createCluster } from "../tests/e2e/cluster.ts";
 import { type LabHost, type LabProcess, labSkipReason, toolSkipReason } from "../tests/lab/mod.ts";
 
 // ---------------------------------------------------------------------------------------------------- options
@@ -135,23 +135,14 @@ function cpuSeconds(pid: number): number {
 }
 
 /**
- * The runtime the daemon and the floor run on: a private copy of this deno. Shipped, metallite is a compiled binary
- * of its own whose pages no other process maps; run on the harness's own deno, its code pages would be shared with
- * the harness (and with any other deno on the machine), so they would not be the daemon's alone, and the kernel
- * would refuse to page them out (src/net/page_out.ts). Synced, so its pages in the page cache are clean.
+ * The runtime the daemon and the floor run on: a private copy of this deno (see copyRuntime), as a compiled binary
+ * runs alone; on the harness's own deno, the daemon's code pages would be shared with the harness.
  */
-const DENO_EXE = await privateRuntimeCopy();
-
-async function privateRuntimeCopy(): Promise<string> {
+const DENO_EXE = await (async () => {
   const dir = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "metallite-footprint-runtime-" });
-  const path = `${dir}/deno`;
-  await Deno.copyFile(Deno.execPath(), path);
-  await Deno.chmod(path, 0o755);
-  using file = await Deno.open(path, { read: true });
-  await file.sync();
   globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-  return path;
-}
+  return await copyRuntime(dir);
+})();
 
 /**
  * The deno process behind a spawned pid. `ip netns exec NS setsid deno …` execs in place at each step (setsid forks

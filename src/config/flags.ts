@@ -59,6 +59,11 @@ export interface RunOptions {
   readonly heartbeatPort: number;
   /** "auto": answer plain ARP requests from the kernel (tc eBPF) where it can; "off": user space only. */
   readonly arpOffload: "auto" | "off";
+  /**
+   * "auto": after start-up and after bursts of work, hand back the pages of code no longer running (madvise
+   * MADV_PAGEOUT; Linux 5.4+); "off": keep them resident.
+   */
+  readonly pageOut: "auto" | "off";
   /** Log level. */
   readonly logLevel: LogLevel;
   /** Log format. */
@@ -123,6 +128,8 @@ Flags for run:
   --heartbeat-port N      UDP port for Layer 2 heartbeats between instances (default: ${DEFAULT_HEARTBEAT_PORT})
   --arp-offload MODE      auto: the kernel answers ARP for owned VIPs (tc eBPF; Linux 6.6+, CAP_BPF and
                           CAP_NET_ADMIN), falling back to user space; off: user space only (default: auto)
+  --page-out MODE         auto: once work quiets down, hand start-up code pages back to the kernel (Linux 5.4+);
+                          off: keep them resident, for storage too slow to fault code back in (default: auto)
   --metrics-addr HOST:PORT  Prometheus metrics, /healthz and /readyz (default: 0.0.0.0:${DEFAULT_METRICS_PORT}; "off" disables)
   --log-level LEVEL       debug, info, warn or error (default: info)
   --log-format FORMAT     text or json (default: text)
@@ -144,6 +151,7 @@ const RUN_FLAGS = {
   "lb-class": { type: "string" },
   "heartbeat-port": { type: "string" },
   "arp-offload": { type: "string" },
+  "page-out": { type: "string" },
   "log-level": { type: "string" },
   "log-format": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -287,6 +295,7 @@ function buildRunOptions(values: FlagValues<typeof RUN_FLAGS>, env: FlagEnvironm
       65535,
     ),
     arpOffload: parseChoice("--arp-offload", values["arp-offload"], ["auto", "off"] as const, "auto"),
+    pageOut: parseChoice("--page-out", values["page-out"], ["auto", "off"] as const, "auto"),
     logLevel: parseChoice("--log-level", values["log-level"], LOG_LEVELS, "info"),
     logFormat: parseChoice("--log-format", values["log-format"], ["text", "json"] as const, "text"),
     ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),

@@ -45,6 +45,8 @@ Deno.test("parseCommandLine() reads every documented flag", () => {
     "--metrics-addr=[::1]:9100",
     "--lb-class=metallite",
     "--heartbeat-port=17947",
+    "--arp-offload=off",
+    "--page-out=off",
     "--log-level=debug",
     "--log-format=json",
   ]);
@@ -64,6 +66,9 @@ Deno.test("parseCommandLine() reads every documented flag", () => {
   assertEquals(options.metricsAddr, { hostname: "::1", port: 9100 });
   assertEquals(options.lbClass, "metallite");
   assertEquals(options.heartbeatPort, 17947);
+  assertEquals([options.arpOffload, options.pageOut], ["off", "off"]);
+  const defaults = run([]);
+  assertEquals([defaults.arpOffload, defaults.pageOut], ["auto", "auto"]);
 });
 
 Deno.test("parseCommandLine() rejects bad values with one line naming value and expectation", async (t) => {
@@ -86,6 +91,7 @@ Deno.test("parseCommandLine() rejects bad values with one line naming value and 
     [["--metrics-addr", ":99999"], `--metrics-addr port "99999" is not valid`],
     [["--log-level", "loud"], `--log-level "loud" is not valid: expected one of debug, info, warn, error`],
     [["--log-format", "xml"], `--log-format "xml" is not valid: expected one of text, json`],
+    [["--page-out", "always"], `--page-out "always" is not valid: expected one of auto, off`],
     [["frobnicate"], `unknown command "frobnicate"`],
     [["status", "--output", "yaml"], `--output "yaml" is not valid`],
     [["version", "extra"], "version takes no arguments"],

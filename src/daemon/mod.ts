@@ -102,7 +102,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   // Start-up and every burst of changes leave freed memory in the C heap: return it once things are quiet.
   const trimmer = createHeapTrimmer({
     busy: () => api.client.queue.active + api.client.queue.waiting > 0,
-    pageOut: pageOutCode,
+    ...(run.pageOut === "auto" ? { pageOut: pageOutCode } : {}),
     log,
   });
   trimmer.activity();

@@ -21,6 +21,26 @@ export interface ClusterOptions {
   start?: boolean;
   /** Also a router host (for BGP); default false. */
   router?: boolean;
+  /**
+   * Run each node's metallite on a copy of the runtime of its own, as separate machines would (see
+   * {@link copyRuntime}); default false (all share this process's deno).
+   */
+  privateRuntime?: boolean;
+}
+
+/**
+ * Copies this deno executable to `dir`/deno (synced, so its page-cache pages are clean) and returns the path. A
+ * compiled metallite binary is a file no other process maps; a daemon run on the shared deno shares its code pages
+ * with every other deno on the machine, so they are not its own and the kernel will not page them out
+ * (src/net/page_out.ts). Benchmarks of memory and of page-out's effects run daemons on such copies.
+ */
+export async function copyRuntime(dir: string): Promise<string> {
+  const path = `${dir}/deno`;
+  await Deno.copyFile(Deno.execPath(), path);
+  await Deno.chmod(path, 0o755);
+  using file = await Deno.open(path, { read: true });
+  await file.sync();
+  return path;
 }
 
 /** A running cluster. */
@@ -87,6 +107,14 @@ export async function createCluster(options: ClusterOptions = {}): Promise<Clust
         status: { addresses: [{ type: "InternalIP", address: node.ipv4 }, { type: "Hostname", address: node.name }] },
       });
     }
+    const runtimes = new Map<string, string>();
+    if (options.privateRuntime) {
+      for (const node of lab.nodes) {
+        const dir = `${socketDir}/${node.name}`;
+        await Deno.mkdir(dir);
+        runtimes.set(node.name, await copyRuntime(dir));
+      }
+    }
     const server = api;
     const cluster: Cluster = {
       lab,
@@ -95,7 +123,7 @@ export async function createCluster(options: ClusterOptions = {}): Promise<Clust
       daemons,
       startDaemon(node, extra = []) {
         const process = lab.spawn(node, [
-          Deno.execPath(),
+          runtimes.get(node.name) ?? Deno.execPath(),
           ...bundleCommand(),
           "--kubeconfig",
           kubeconfig,
