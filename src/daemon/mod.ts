@@ -14,10 +14,10 @@ import { VERSION } from "../version.ts";
 import type { Model } from "../config/mod.ts";
 import { createConflictDetector } from "../l2/mod.ts";
 import { startAllocator } from "./allocator.ts";
-import { startCaches } from "./caches.ts";
 import { startBgp } from "./bgp.ts";
 import { startLayer2 } from "./layer2.ts";
-import { ConfigFileError, startModelSource } from "./model_source.ts";
+import { ConfigFileError } from "./model_source.ts";
+import { startSources } from "./sources.ts";
 import { pageOutCode } from "../net/mod.ts";
 import { createHeapTrimmer } from "./trim.ts";
 
@@ -87,17 +87,16 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   shutdown.add("close the API client", () => api.close());
   const events = new EventRecorder({ events: api.events, component: "metallite", host: run.nodeName, log });
 
-  let models;
+  let sources;
   try {
-    models = await startModelSource({ run, api, events, log, registry });
+    sources = await startSources({ run, api, events, log, registry });
   } catch (error) {
     if (error instanceof ConfigFileError) throw new StartupError(error.message);
     throw error;
   }
+  const { caches, models } = sources;
   shutdown.add("stop watching the configuration", () => models.stop());
   readiness.push(() => models.ready() || "metallb.io objects not listed yet");
-
-  const caches = startCaches({ api, namespace: run.namespace });
   shutdown.add("stop the informers", () => caches.stop());
   // Start-up and every burst of changes leave freed memory in the C heap: return it once things are quiet.
   const trimmer = createHeapTrimmer({
