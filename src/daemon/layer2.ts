@@ -6,23 +6,19 @@
  */
 import { ArpOffload, ArpResponder, openArpProbeSocket, openArpSocket, probeArp } from "../arp/mod.ts";
 import type { RunOptions } from "../config/flags.ts";
-import type { EventRecorder, KubeApi, MetallbObject, Service } from "../k8s/mod.ts";
+import type { EventRecorder, KubeApi } from "../k8s/mod.ts";
 import { LeaseLock } from "../k8s/mod.ts";
 import {
   announcerByFamily,
-  buildServiceL2Status,
   createL2Controller,
   createLiveness,
-  L2_STATUS_LABELS,
   type L2Controller,
   type Liveness,
   NODE_LEASE_DURATION_SECONDS,
   NODE_LEASE_LABELS,
   NODE_LEASE_RENEW_MS,
-  nodeAssignedEvent,
   nodeLeaseName,
   openUdpTransport,
-  type OwnershipChange,
   peersFromNodes,
   type ProbeOutcome,
   type VipAnnouncer,
@@ -34,6 +30,7 @@ import { cidrToRange, parseCidr, parseIp, rangeContains } from "../ip/mod.ts";
 import { encodeNodeConfig, NODE_CONFIG_ANNOTATION } from "../status/node_config.ts";
 import { VERSION } from "../version.ts";
 import type { Caches } from "./caches.ts";
+import { createL2Publisher } from "./l2_publisher.ts";
 import type { ModelSource } from "./model_source.ts";
 
 /** Interfaces never announced on: loopback and kube-proxy's own dummy devices. */
@@ -154,7 +151,14 @@ export async function startLayer2(options: Layer2Options): Promise<Layer2> {
     metrics: registry,
   });
 
-  const statuses = createStatusPublisher({ api, events, run, crds: models.crdsInstalled, log });
+  const statuses = createL2Publisher({
+    api,
+    events,
+    nodeName: run.nodeName,
+    namespace: run.namespace,
+    crds: models.crdsInstalled,
+    log,
+  });
   const live = controllerRef.current = createL2Controller({
     nodeName: run.nodeName,
     read: () => ({
@@ -227,91 +231,5 @@ export async function startLayer2(options: Layer2Options): Promise<Layer2> {
       await Promise.all([arp.close(), ndp.close(), statuses.drain()]);
       await lease.release().catch(() => false);
     },
-  };
-}
-
-interface StatusPublisherOptions {
-  api: KubeApi;
-  events: EventRecorder;
-  run: RunOptions;
-  crds: boolean;
-  log: Logger;
-}
-
-/**
- * Publishes ownership changes without blocking the controller: the Event, and one ServiceL2Status per announced
- * Service (created, then its status written, since the status subresource ignores status on create).
- */
-function createStatusPublisher(options: StatusPublisherOptions) {
-  const { api, events, run, log } = options;
-  const created = new Map<string, string>();
-  let chain: Promise<void> = Promise.resolve();
-  const enqueue = (work: () => Promise<void>) => {
-    chain = chain.then(work).catch((error) =>
-      log.warnOnce(`l2-status:${String(error)}`, "cannot publish Layer 2 status", { error })
-    );
-  };
-  if (options.crds) {
-    // Objects of an earlier run of this node describe nothing now: this instance owns nothing yet.
-    enqueue(async () => {
-      const stale = await api.serviceL2Statuses.list({
-        namespace: run.namespace,
-        labelSelector: `${L2_STATUS_LABELS.node}=${run.nodeName}`,
-      });
-      for (const item of stale.items) {
-        await api.serviceL2Statuses.delete({ namespace: run.namespace, name: item.metadata.name });
-      }
-    });
-  }
-  return {
-    publish(change: OwnershipChange): void {
-      log.info(change.kind === "announced" ? "announcing" : "stopped announcing", {
-        service: change.service,
-        ips: change.ips,
-        ...(change.kind === "announced"
-          ? { interfaces: change.interfaces }
-          : { owner: change.owner, reason: change.reason }),
-      });
-      const [namespace = "", name = ""] = change.service.split("/");
-      if (change.kind === "announced" && change.object) {
-        const service: Service = change.object;
-        void events.record(
-          {
-            kind: "Service",
-            apiVersion: "v1",
-            name,
-            namespace,
-            ...(service.metadata.uid ? { uid: service.metadata.uid } : {}),
-          },
-          nodeAssignedEvent(run.nodeName),
-        );
-      }
-      if (!options.crds) return;
-      enqueue(async () => {
-        const existing = created.get(change.service);
-        if (change.kind === "withdrawn") {
-          if (existing === undefined) return;
-          created.delete(change.service);
-          await api.serviceL2Statuses.delete({ namespace: run.namespace, name: existing });
-          return;
-        }
-        const desired = buildServiceL2Status({
-          nodeName: run.nodeName,
-          namespace: run.namespace,
-          serviceName: name,
-          serviceNamespace: namespace,
-          interfaces: change.interfaces,
-        });
-        let object: MetallbObject;
-        if (existing === undefined) {
-          object = await api.serviceL2Statuses.create(desired as unknown as MetallbObject);
-          created.set(change.service, object.metadata.name);
-        } else {
-          object = await api.serviceL2Statuses.get({ namespace: run.namespace, name: existing });
-        }
-        await api.serviceL2Statuses.updateStatus({ ...object, status: desired.status } as MetallbObject);
-      });
-    },
-    drain: () => chain,
   };
 }
