@@ -80,6 +80,8 @@ export interface StartAllocatorOptions {
   registry: Registry;
   /** Clock for the Lease, backoff and Events; default the system clock. */
   clock?: Clock;
+  /** Clock of the allocation passes (heavy: every Service at once) and write retries; default `clock`. */
+  passClock?: Clock;
   /**
    * The Layer 2 address-conflict detector; its `check` becomes the allocator's `isAddressUsable`. Create it with
    * `onSettled: () => allocator.poke()`.
@@ -172,7 +174,7 @@ export function startAllocator(options: StartAllocatorOptions): Allocator {
   const poolRef = (pool: Pool) => `${pool.ref.namespace}/${pool.ref.name}`;
   const detector = options.conflictDetector;
   const controller: AllocatorController = new AllocatorController({
-    clock,
+    clock: options.passClock ?? clock,
     log,
     metrics: options.registry,
     lbClass: options.lbClass,

@@ -5,6 +5,7 @@
  * @module
  */
 import { ArpOffload, ArpResponder, openArpProbeSocket, openArpSocket, probeArp } from "../arp/mod.ts";
+import type { Clock } from "../clock/mod.ts";
 import type { RunOptions } from "../config/flags.ts";
 import type { EventRecorder, KubeApi } from "../k8s/mod.ts";
 import { LeaseLock } from "../k8s/mod.ts";
@@ -82,6 +83,8 @@ export interface Layer2Options {
   log: Logger;
   /** Metrics. */
   registry: Registry;
+  /** Clock of the election's reconciles (heavy: every Service at once); default the monotonic clock. */
+  reconcileClock?: Clock;
 }
 
 /** Layer 2 on this node. */
@@ -170,6 +173,7 @@ export async function startLayer2(options: Layer2Options): Promise<Layer2> {
     }),
     announcer: announcerByFamily(asAnnouncer(arp), asAnnouncer(ndp)),
     publish: (change) => statuses.publish(change),
+    ...(options.reconcileClock ? { clock: options.reconcileClock } : {}),
     ...(run.lbClass === undefined ? {} : { lbClass: run.lbClass }),
     log,
     metrics: registry,

@@ -7,6 +7,7 @@
  */
 import type { RunOptions } from "../config/flags.ts";
 import { createKubeApi, EventRecorder, KubeConfigError, loadKubeConfig } from "../k8s/mod.ts";
+import { monotonicClock, systemClock } from "../clock/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Registry } from "../metrics/mod.ts";
 import { OpsServerError, type Shutdown, startOpsServer } from "../ops/mod.ts";
@@ -20,6 +21,7 @@ import { ConfigFileError } from "./model_source.ts";
 import { startSources } from "./sources.ts";
 import { pageOutCode } from "../net/mod.ts";
 import { createHeapTrimmer } from "./trim.ts";
+import { createTurns } from "./turns.ts";
 
 /** A start-up failure with a one-line message; main prints it and exits with status 1. */
 export class StartupError extends Error {
@@ -114,9 +116,23 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   });
   readiness.push(() => caches.synced() || "Services, Nodes and EndpointSlices not listed yet");
 
+  // The election and the allocator each reconcile every Service at once, and the caches' first listing hands every
+  // object to every subscriber: none of them follows another before the event loop has had a quiet moment.
+  const turns = createTurns();
+  caches.whenSynced().then(() => turns.ran(), () => {});
+  shutdown.add("stop taking turns", () => turns.stop());
   let layer2;
   try {
-    layer2 = await startLayer2({ run, api, caches, models, events, log, registry });
+    layer2 = await startLayer2({
+      run,
+      api,
+      caches,
+      models,
+      events,
+      log,
+      registry,
+      reconcileClock: turns.clock(monotonicClock),
+    });
   } catch (error) {
     throw new StartupError((error as Error).message);
   }
@@ -143,6 +159,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     log,
     registry,
     services: caches.services,
+    passClock: turns.clock(systemClock),
   });
   poke.allocator = () => allocator.poke();
   const offModel = models.onChange(() => allocator.poke());
