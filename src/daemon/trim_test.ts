@@ -6,7 +6,13 @@ import { createHeapTrimmer } from "./trim.ts";
 Deno.test("HeapTrimmer trims once activity has been quiet for quietMs, and not before", async () => {
   const clock = new FakeClock();
   let trims = 0;
-  const trimmer = createHeapTrimmer({ trim: () => trims++, clock, log: silentLogger, quietMs: 2000 });
+  const trimmer = createHeapTrimmer({
+    trim: () => trims++,
+    clock,
+    log: silentLogger,
+    idleIntervalMs: Infinity,
+    quietMs: 2000,
+  });
   await clock.advance(10_000);
   assertEquals(trims, 0); // nothing happened yet
   trimmer.activity();
@@ -30,6 +36,7 @@ Deno.test("HeapTrimmer waits while work is busy and keeps minIntervalMs between 
     busy: () => busy,
     clock,
     log: silentLogger,
+    idleIntervalMs: Infinity,
     quietMs: 1000,
     minIntervalMs: 30_000,
   });
@@ -58,6 +65,7 @@ Deno.test("HeapTrimmer switches itself off when trimming is impossible (no FFI, 
     },
     clock,
     log: silentLogger,
+    idleIntervalMs: Infinity,
     quietMs: 10,
     minIntervalMs: 10,
   });
@@ -78,6 +86,7 @@ Deno.test("HeapTrimmer collects garbage, trims, then pages out code, in that ord
     pageOut: () => (steps.push("pageOut"), { bytes: 4096 }),
     clock,
     log: silentLogger,
+    idleIntervalMs: Infinity,
     quietMs: 10,
   });
   trimmer.activity();
@@ -99,6 +108,7 @@ Deno.test("HeapTrimmer drops page-out for good when the kernel refuses it, and k
     },
     clock,
     log: silentLogger,
+    idleIntervalMs: Infinity,
     quietMs: 10,
     minIntervalMs: 10,
   });
@@ -108,4 +118,42 @@ Deno.test("HeapTrimmer drops page-out for good when the kernel refuses it, and k
   }
   assertEquals([trims, pageOuts], [3, 1]);
   trimmer.stop();
+});
+
+Deno.test("HeapTrimmer collects and trims every idleIntervalMs while idle, without page-out, and not while busy", async () => {
+  const clock = new FakeClock();
+  const steps: string[] = [];
+  let busy = false;
+  const trimmer = createHeapTrimmer({
+    collectGarbage: () => steps.push("gc"),
+    trim: () => steps.push("trim"),
+    pageOut: () => (steps.push("pageOut"), { bytes: 1 }),
+    busy: () => busy,
+    clock,
+    log: silentLogger,
+    quietMs: 1000,
+    idleIntervalMs: 30_000,
+  });
+  await clock.advance(29_000);
+  assertEquals(steps, []);
+  await clock.advance(1000);
+  assertEquals(steps, ["gc", "trim"]);
+  busy = true;
+  await clock.advance(30_000);
+  assertEquals(steps.length, 2); // put off while work is under way
+  busy = false;
+  await clock.advance(30_000);
+  assertEquals(steps.length, 4);
+  // Work: the trim after it pages out, and the idle pass counts from it.
+  trimmer.activity();
+  await clock.advance(1000);
+  assertEquals(steps.slice(4), ["gc", "trim", "pageOut"]);
+  await clock.advance(29_000);
+  assertEquals(steps.length, 7);
+  await clock.advance(1000);
+  assertEquals(steps.slice(7), ["gc", "trim"]);
+  assertEquals(trimmer.trims, 4);
+  trimmer.stop();
+  await clock.advance(120_000);
+  assertEquals(steps.length, 9);
 });
