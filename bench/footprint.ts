@@ -7,13 +7,13 @@
  * only keeps the event loop alive, with the same permissions and flags.
  *
  *   scripts/deno task bundle && scripts/deno run -A bench/footprint.ts [--quick] [--part all|sizes|tuning]
- *       [--sizes 0,100,1000,10000] [--idle-seconds 20] [--bundle other.js] [--v8-flags=--a,--b]
+ *       [--sizes 0,100,1000,10000] [--idle-seconds 60] [--bundle other.js] [--v8-flags=--a,--b]
  *       [--deno-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * `--bundle` measures another build of the daemon (say, a candidate fix) with the same harness; `--v8-flags` runs the
  * sizes part with other V8 flags than the shipped ones, `--deno-flags` with extra `deno run` flags (a CPU profile, say). The default part `all` is the sizes table plus a short
- * comparison (V8's defaults, the shipped flags, and the shipped flags after a malloc_trim) and takes about 5 minutes;
- * `--part tuning` compares every flag one at a time (about 5 minutes more). A run that has not settled within 60 s,
+ * comparison (V8's defaults, what ships, and what ships with `--page-out off`) and takes about 12 minutes;
+ * `--part tuning` compares every flag one at a time (about 20 minutes more). A run that has not settled within 60 s,
  * or a burst still busy after 30 s, is cut short and its figures marked as lower bounds (">"). Exit status 77 means
  * "cannot run here" (not root, no namespaces, no bundle); bench/run.ts reports it as skipped.
  *
@@ -26,7 +26,9 @@
  *   inside the node's namespace) that comes after the daemon asked for the Services;
  * - settled: every address announced (`metallite_l2_owned_addresses`) and no request to the API server for 1 s
  *   (status objects and Events written); the CPU used until then is the start-up cost;
- * - after an idle window: RSS (VmRSS, and its anonymous part; the rest is the deno binary's mapped pages) and threads
+ * - after an idle window (60 s: the daemon pages its code out about 2 s after it settles, and what it still runs
+ *   faults back in over the next tens of seconds; its idle upkeep runs every 30 s): RSS (VmRSS, and its anonymous
+ *   part; the rest is the runtime's mapped pages) and threads
  *   from /proc/PID/status, heap from `process_heap_bytes`; the window's CPU (utime + stime from /proc/PID/stat,
  *   every thread) is the idle CPU;
  * - a reconcile burst: every Service's annotations changed at once; CPU until the daemon is quiet again.
@@ -74,9 +76,9 @@ if (SIZES.some((n) => !Number.isInteger(n) || n < 0)) {
   console.error(`footprint: --sizes "${values.sizes}" is not valid: expected counts like 0,100,1000`);
   Deno.exit(2);
 }
-const IDLE_SECONDS = Number(values["idle-seconds"] ?? (QUICK ? 5 : 20));
+const IDLE_SECONDS = Number(values["idle-seconds"] ?? (QUICK ? 5 : 60));
 /** Idle window of the tuning runs (each setting runs twice, so this sets most of the tuning part's length). */
-const TUNING_IDLE_SECONDS = QUICK ? 3 : 4;
+const TUNING_IDLE_SECONDS = QUICK ? 3 : 30;
 const TUNING_SERVICES = 1000;
 /** How long a run may take to settle, and a burst to calm down; past it the figures are lower bounds (">"). */
 const SETTLE_LIMIT_MS = QUICK ? 30_000 : 60_000;
@@ -173,10 +175,10 @@ interface Setting {
   name: string;
   v8: readonly string[];
   env?: Record<string, string>;
-  /** Ask glibc to return freed memory (SIGUSR2 with DENO_USR2_MEMORY_TRIM set) before sampling RSS. */
-  trim?: boolean;
   /** Extra `deno run` flags. */
   deno?: readonly string[];
+  /** Extra daemon flags (e.g. `--page-out off`). */
+  args?: readonly string[];
   /** Runtime flags (`deno run` flags that ship, RUNTIME_FLAGS in scripts/runtime.ts); default none. */
   runtime?: readonly string[];
 }
@@ -199,13 +201,8 @@ if (JSON.stringify(denoArgs(SHIPPED, BUNDLE_PATH)) !== JSON.stringify(bundleComm
 }
 
 const V8_DEFAULTS: Setting = { name: "V8 defaults (no flags)", v8: [] };
-/** What a malloc_trim(0) after start-up would give: Deno calls it on SIGUSR2 when DENO_USR2_MEMORY_TRIM is set. */
-const SHIPPED_TRIMMED: Setting = {
-  ...SHIPPED,
-  name: "shipped + malloc_trim",
-  env: { DENO_USR2_MEMORY_TRIM: "1" },
-  trim: true,
-};
+/** What ships, but keeping start-up code resident. */
+const PAGE_OUT_OFF: Setting = { ...SHIPPED, name: "shipped, but --page-out off", args: ["--page-out", "off"] };
 
 /** Each setting alone (against V8's defaults), then what ships: `--part tuning`. */
 const TUNING_FULL: Setting[] = [
@@ -222,11 +219,12 @@ const TUNING_FULL: Setting[] = [
   { name: "env MALLOC_ARENA_MAX=2", v8: [], env: { MALLOC_ARENA_MAX: "2" } },
   { name: "deno run --no-code-cache", v8: [], runtime: ["--no-code-cache"] },
   SHIPPED,
-  SHIPPED_TRIMMED,
+  PAGE_OUT_OFF,
+  { ...SHIPPED, name: "shipped, but no --expose-gc", v8: V8_FLAGS.filter((f) => f !== "--expose-gc") },
   { ...SHIPPED, name: "shipped, but with V8's code cache", runtime: [] },
 ];
-/** The default run's short comparison, which keeps the whole benchmark near 5 minutes. */
-const TUNING_SHORT: Setting[] = [V8_DEFAULTS, SHIPPED, SHIPPED_TRIMMED];
+/** The default run's short comparison, which keeps the default run near 12 minutes. */
+const TUNING_SHORT: Setting[] = [V8_DEFAULTS, SHIPPED, PAGE_OUT_OFF];
 
 // ---------------------------------------------------------------------------------------------------- the cluster
 
@@ -494,6 +492,7 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
     "--metrics-addr",
     `${node.ipv4}:7472`,
     ...POOLS.flatMap((p) => ["--pool", p]),
+    ...options.setting.args ?? [],
   ];
   const spawnedAt = wallMs();
   const requests = watchRequests(cluster);
@@ -536,10 +535,6 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
     const idleStarted = performance.now();
     await sleep(options.idleSeconds * 1000);
     const idleCpu = (cpuSeconds(pid) - idleFrom) / ((performance.now() - idleStarted) / 1000);
-    if (options.setting.trim) {
-      Deno.kill(pid, "SIGUSR2");
-      await sleep(500);
-    }
     const proc = sampleProc(pid);
     const heap = (await scrape(cluster, node)).get("process_heap_bytes");
 
