@@ -1,6 +1,7 @@
 /**
- * The wire: libc bindings through FFI, AF_PACKET raw sockets with classic BPF filters that never block the event
- * loop, interface lookups by ioctl, and bpf(2) with a small eBPF assembler for kernel fast paths.
+ * The wire: libc bindings through FFI, AF_PACKET raw sockets with classic BPF filters and UDP sockets that never
+ * block the event loop (both wait through `Readiness`), socket options, interface lookups by ioctl, and bpf(2) with
+ * a small eBPF assembler for kernel fast paths.
  * @module
  */
 export * from "./bpf.ts";
@@ -14,4 +15,6 @@ export * from "./libc.ts";
 export * from "./mac.ts";
 export * from "./packet_socket.ts";
 export * from "./page_out.ts";
+export * from "./readiness.ts";
+export * from "./socket_options.ts";
 export * from "./udp_socket.ts";

@@ -3,20 +3,18 @@
  * classic BPF program, that receives without ever blocking Deno's event loop.
  *
  * The socket is nonblocking. Receiving drains it with `recvfrom` until EAGAIN, then waits in `poll` on a Deno
- * worker thread (`nonblocking` FFI) over the socket and an eventfd. `close()` writes the eventfd so that poll
- * returns, waits for it, and only then closes both descriptors: a thread blocked in `recv` on an AF_PACKET socket is
- * not woken by `close`, and closing a descriptor another thread still polls could let it watch a reused number.
+ * worker thread through `Readiness`, whose eventfd `close()` writes so that poll returns before the socket is closed:
+ * a thread blocked in `recv` on an AF_PACKET socket is not woken by `close`, and closing a descriptor another thread
+ * still polls could let it watch a reused number.
  * @module
  */
 
-import { type BpfInstruction, encodeBpf } from "./bpf.ts";
+import type { BpfInstruction } from "./bpf.ts";
 import { interfaceInfo } from "./interface.ts";
 import {
   AF_PACKET,
   check,
   EAGAIN,
-  EFD_CLOEXEC,
-  EFD_NONBLOCK,
   EINTR,
   errno,
   htons,
@@ -26,16 +24,13 @@ import {
   PACKET_ADD_MEMBERSHIP,
   PACKET_DROP_MEMBERSHIP,
   PACKET_MR_MULTICAST,
-  POLLIN,
-  POLLNVAL,
-  SO_ATTACH_FILTER,
-  SO_RCVBUF,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_RAW,
   SOL_PACKET,
-  SOL_SOCKET,
 } from "./libc.ts";
+import { Readiness } from "./readiness.ts";
+import { attachSocketFilter, setIntOptions } from "./socket_options.ts";
 
 /** A frame as read from a packet socket. */
 export interface ReceivedFrame {
@@ -108,8 +103,6 @@ export interface PacketSocketStats {
 
 const SOCKADDR_LL_SIZE = 20;
 const PACKET_MREQ_SIZE = 16;
-const SOCK_FPROG_SIZE = 16;
-const POLLFD_SIZE = 8;
 
 /** A `struct sockaddr_ll` for bind(): family, protocol (network order), ifindex; the rest zero. */
 function sockaddrLl(protocol: number, index: number): Uint8Array<ArrayBuffer> {
@@ -133,20 +126,6 @@ function packetMreq(index: number, mac: Uint8Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Attaches a classic BPF program: `struct sock_fprog` is a 16-bit length and, 8 bytes in, a pointer to the code. */
-function attachFilter(fd: number, program: readonly BpfInstruction[], context: string): void {
-  const code = encodeBpf(program);
-  const fprog = new Uint8Array(SOCK_FPROG_SIZE);
-  const view = new DataView(fprog.buffer);
-  view.setUint16(0, program.length, true);
-  view.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(code))), true);
-  check(
-    "setsockopt(SO_ATTACH_FILTER)",
-    libc().setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, SOCK_FPROG_SIZE),
-    context,
-  );
-}
-
 /**
  * An AF_PACKET raw socket on one interface (needs CAP_NET_RAW and `--allow-ffi`).
  * @example
@@ -161,35 +140,26 @@ export class PacketSocket implements FrameSocket {
   /** Counters about this socket. */
   readonly stats: PacketSocketStats = { received: 0, truncated: 0, errors: 0 };
   readonly #fd: number;
-  readonly #wakeFd: number;
+  readonly #readiness: Readiness;
   readonly #buffer: Uint8Array<ArrayBuffer>;
   readonly #from = new Uint8Array(SOCKADDR_LL_SIZE);
   readonly #fromLength = new Uint8Array(4);
-  readonly #pollFds = new Uint8Array(2 * POLLFD_SIZE);
   readonly #batchSize: number;
-  #pending: Promise<number> | undefined;
-  #reading = false;
-  #closed = false;
   #closing: Promise<void> | undefined;
 
   private constructor(
     fd: number,
-    wakeFd: number,
+    readiness: Readiness,
     info: { name: string; index: number; mac: Uint8Array },
     options: PacketSocketOptions,
   ) {
     this.#fd = fd;
-    this.#wakeFd = wakeFd;
+    this.#readiness = readiness;
     this.interfaceName = info.name;
     this.interfaceIndex = info.index;
     this.mac = info.mac;
     this.#buffer = new Uint8Array(options.maxFrameBytes ?? 9216);
     this.#batchSize = options.batchSize ?? 64;
-    const view = new DataView(this.#pollFds.buffer);
-    view.setInt32(0, fd, true);
-    view.setInt16(4, POLLIN, true);
-    view.setInt32(POLLFD_SIZE, wakeFd, true);
-    view.setInt16(POLLFD_SIZE + 4, POLLIN, true);
   }
 
   /**
@@ -208,36 +178,31 @@ export class PacketSocket implements FrameSocket {
     const lib = libc();
     // Protocol 0 receives nothing until bind(), so no unfiltered frame can queue up before the filter is attached.
     const fd = check("socket(AF_PACKET)", lib.socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), context);
-    let wakeFd = -1;
     try {
       const info = interfaceInfo(options.interface, fd);
-      if (options.filter !== undefined) attachFilter(fd, options.filter, context);
-      if (options.receiveBufferBytes !== undefined) {
-        const size = new Uint8Array(4);
-        new DataView(size.buffer).setInt32(0, options.receiveBufferBytes, true);
-        check("setsockopt(SO_RCVBUF)", lib.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4), context);
-      }
+      if (options.filter !== undefined) attachSocketFilter(fd, options.filter, context);
+      setIntOptions(fd, { SO_RCVBUF: options.receiveBufferBytes }, context);
       check("bind(AF_PACKET)", lib.bind(fd, sockaddrLl(options.protocol, info.index), SOCKADDR_LL_SIZE), context);
-      wakeFd = check("eventfd", lib.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), context);
-      return new PacketSocket(fd, wakeFd, info, options);
+      return new PacketSocket(fd, new Readiness(fd, `Packet socket on ${info.name}`), info, options);
     } catch (error) {
       lib.close(fd);
-      if (wakeFd >= 0) lib.close(wakeFd);
       throw error;
     }
   }
 
   /** Sends one Ethernet frame out of the bound interface; throws a `LibcError` on failure. */
   send(frame: Uint8Array): void {
-    if (this.#closed) throw new Error(`Cannot send on closed packet socket (interface ${this.interfaceName})`);
+    if (this.#readiness.closed) {
+      throw new Error(`Cannot send on closed packet socket (interface ${this.interfaceName})`);
+    }
     const sent = Number(libc().send(this.#fd, frame as Uint8Array<ArrayBuffer>, BigInt(frame.length), 0));
     if (sent < 0) throw new LibcError("send", errno(), `interface ${JSON.stringify(this.interfaceName)}`);
   }
 
   /** Replaces the kernel filter; SO_ATTACH_FILTER swaps programs atomically. */
   setFilter(program: readonly BpfInstruction[]): void {
-    if (this.#closed) return;
-    attachFilter(this.#fd, program, `interface ${JSON.stringify(this.interfaceName)}`);
+    if (this.#readiness.closed) return;
+    attachSocketFilter(this.#fd, program, `interface ${JSON.stringify(this.interfaceName)}`);
   }
 
   /** Joins a link-layer multicast group on the bound interface. */
@@ -251,42 +216,15 @@ export class PacketSocket implements FrameSocket {
   }
 
   #membership(option: number, mac: Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#readiness.closed) return;
     const name = option === PACKET_ADD_MEMBERSHIP ? "PACKET_ADD_MEMBERSHIP" : "PACKET_DROP_MEMBERSHIP";
     const request = packetMreq(this.interfaceIndex, mac);
     check(`setsockopt(${name})`, libc().setsockopt(this.#fd, SOL_PACKET, option, request, PACKET_MREQ_SIZE));
   }
 
   /** Frames as they arrive, until `close()` or until `signal` aborts. Only one reader may iterate at a time. */
-  async *frames(options: FramesOptions = {}): AsyncGenerator<ReceivedFrame, void, undefined> {
-    if (this.#reading) throw new Error(`Packet socket on ${this.interfaceName} already has a reader`);
-    this.#reading = true;
-    const signal = options.signal;
-    const wake = (): void => this.#wake();
-    signal?.addEventListener("abort", wake, { once: true });
-    try {
-      let batch = 0;
-      let failures = 0;
-      while (!this.#closed && !signal?.aborted) {
-        // Waiting in poll after a batch also returns to the event loop, so a flood cannot starve timers.
-        const frame = batch >= this.#batchSize || failures >= 8 ? "again" : this.#receiveOne();
-        if (frame === "again") {
-          batch = 0;
-          failures = 0;
-          if (!await this.#wait()) return;
-        } else if (frame === "error") {
-          failures++;
-        } else {
-          batch++;
-          yield frame;
-        }
-      }
-    } finally {
-      signal?.removeEventListener("abort", wake);
-      // An abort leaves the eventfd counter set; reset it so the next reader does not stop at once.
-      if (!this.#closed) libc().read(this.#wakeFd, new Uint8Array(8), 8n);
-      this.#reading = false;
-    }
+  frames(options: FramesOptions = {}): AsyncGenerator<ReceivedFrame, void, undefined> {
+    return this.#readiness.drain(() => this.#receiveOne(), { batchSize: this.#batchSize, signal: options.signal });
   }
 
   /** Reads one frame without blocking. */
@@ -313,47 +251,12 @@ export class PacketSocket implements FrameSocket {
     };
   }
 
-  /** Makes a pending (or the next) poll return through the eventfd. */
-  #wake(): void {
-    const one = new Uint8Array(8);
-    new DataView(one.buffer).setBigUint64(0, 1n, true);
-    libc().write(this.#wakeFd, one, 8n);
-  }
-
-  /** Waits until the socket is readable; false once the socket is being closed or the reader was told to stop. */
-  async #wait(): Promise<boolean> {
-    if (this.#closed) return false;
-    const view = new DataView(this.#pollFds.buffer);
-    view.setInt16(6, 0, true);
-    view.setInt16(POLLFD_SIZE + 6, 0, true);
-    this.#pending = libc().pollAsync(this.#pollFds, 2n, -1);
-    let ready: number;
-    try {
-      ready = await this.#pending;
-    } finally {
-      this.#pending = undefined;
-    }
-    if (this.#closed) return false;
-    // -1 comes from the worker thread, whose errno is out of reach (EINTR in practice): just look again.
-    if (ready < 0) return true;
-    const socketEvents = view.getInt16(6, true);
-    const wakeEvents = view.getInt16(POLLFD_SIZE + 6, true);
-    return (socketEvents & POLLNVAL) === 0 && (wakeEvents & POLLIN) === 0;
-  }
-
-  /** Ends `frames()`, waits until poll has returned, then closes the socket and the eventfd. Idempotent. */
+  /** Ends `frames()`, waits until poll has returned, then closes the socket. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    this.#closing ??= this.#readiness.close().then(() => {
+      libc().close(this.#fd);
+    });
     return this.#closing;
-  }
-
-  async #close(): Promise<void> {
-    this.#closed = true;
-    const lib = libc();
-    this.#wake();
-    if (this.#pending !== undefined) await this.#pending.catch(() => 0);
-    lib.close(this.#fd);
-    lib.close(this.#wakeFd);
   }
 
   /** Same as `close()`, for `await using`. */

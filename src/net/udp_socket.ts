@@ -1,47 +1,68 @@
 /**
  * `UdpSocket`: a nonblocking AF_INET/AF_INET6 datagram socket through libc that receives without ever blocking
- * Deno's event loop, for the Layer 2 heartbeats. It replaces `node:dgram` (importing any `node:` module makes Deno
- * load its Node compatibility layer, about 7 MB) and `Deno.listenDatagram` (still behind `--unstable-net` in 2.9).
+ * Deno's event loop, for the Layer 2 heartbeats and BFD. It replaces `node:dgram` (importing any `node:` module makes
+ * Deno load its Node compatibility layer, about 7 MB) and `Deno.listenDatagram` (still behind `--unstable-net` in
+ * 2.9, and unable to set a TTL or a filter). Also the one `sockaddr_in`/`sockaddr_in6` codec (`encodeSockaddr`,
+ * `decodeSockaddr`) that BGP's TCP sockets use too.
  *
- * Receiving works as in `PacketSocket`: drain with `recvfrom` until EAGAIN (at most a batch, so a flood cannot
- * starve timers), then wait in `poll` on a Deno worker thread (`nonblocking` FFI) over the socket and an eventfd.
- * `close()` writes the eventfd so that poll returns, waits for it, and only then closes both descriptors, so no
- * thread is left watching a descriptor number the process may reuse.
+ * Receiving drains the socket with `recvfrom` until EAGAIN (at most a batch, so a flood cannot starve timers), then
+ * waits in `poll` on a worker thread through `Readiness`, whose eventfd `close()` writes so that poll returns before
+ * the socket is closed: no thread is left watching a descriptor number the process may reuse.
  * @module
  */
 
 import { formatIp, ipFromBytes, ipToBytes, tryParseIp } from "../ip/mod.ts";
+import { assembleBpf, BPF_ACCEPT, BPF_DROP, type BpfInstruction } from "./bpf.ts";
 import {
   AF_INET,
   AF_INET6,
   check,
   cString,
+  EADDRINUSE,
   EAGAIN,
-  EFD_CLOEXEC,
-  EFD_NONBLOCK,
   EINTR,
   errno,
-  IPPROTO_IPV6,
-  IPV6_V6ONLY,
   libc,
   LibcError,
   MSG_DONTWAIT,
   MSG_TRUNC,
-  POLLIN,
-  POLLNVAL,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_NONBLOCK,
 } from "./libc.ts";
+import { Readiness } from "./readiness.ts";
+import { attachSocketFilter, setIntOptions, setTtl } from "./socket_options.ts";
+
+/** A range of local ports to bind one of, both ends included. */
+export interface UdpPortRange {
+  /** Lowest port. */
+  readonly min: number;
+  /** Highest port. */
+  readonly max: number;
+}
 
 /** Options for {@link UdpSocket.open}. */
 export interface UdpSocketOptions {
   /** Local address to bind: "0.0.0.0", "::", or one address of the host. Its family is the socket's. */
   readonly address: string;
-  /** Local port; 0 lets the kernel pick one (read it back from {@link UdpSocket.port}). */
-  readonly port: number;
+  /**
+   * Local port; 0 lets the kernel pick one (read it back from {@link UdpSocket.port}). With a range, a free port in
+   * it is taken, starting from a random one (e.g. RFC 5881's BFD source ports, 49152-65535).
+   */
+  readonly port: number | UdpPortRange;
+  /** Picks where in a port range to start looking (a number in [0, 1)); default `Math.random`. */
+  readonly random?: () => number;
   /** For an IPv6 socket: refuse IPv4 traffic (IPV6_V6ONLY). Default true, so an IPv4 socket can share the port. */
   readonly ipv6Only?: boolean;
+  /** SO_REUSEADDR, so another socket that sets it too may bind the same port. Default false. */
+  readonly reuseAddress?: boolean;
+  /** TTL (IPv6: hop limit) of the datagrams sent, e.g. 255 for GTSM (RFC 5082); default the kernel's. */
+  readonly ttl?: number;
+  /**
+   * Smallest TTL (IPv6: hop limit) a datagram may arrive with; lower ones are dropped in the kernel by a classic BPF
+   * filter attached before bind, so none is ever queued (GTSM, RFC 5082: 255 accepts directly connected senders only).
+   */
+  readonly minTtl?: number;
   /** Largest datagram kept; longer ones are delivered cut, with `truncated` set. Default 65535. */
   readonly maxDatagramBytes?: number;
   /** Datagrams read in one go before waiting in poll again, which lets timers run under a flood. Default 64. */
@@ -78,9 +99,32 @@ export interface UdpSocketStats {
   errors: number;
 }
 
+/** Options for {@link decodeSockaddr}. */
+export interface DecodeSockaddrOptions {
+  /** Append `%<scope id>` to a scoped IPv6 address. Default true. */
+  readonly zone?: boolean;
+  /** Give an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as IPv4. Default false. */
+  readonly unmapIpv4?: boolean;
+}
+
 const SOCKADDR_IN_SIZE = 16;
 const SOCKADDR_IN6_SIZE = 28;
-const POLLFD_SIZE = 8;
+// uapi/linux/filter.h: a socket filter reads the network header from SKF_NET_OFF on (offset 0 is the UDP payload).
+const SKF_NET_OFF = -0x100000;
+// The TTL is octet 8 of the IPv4 header (RFC 791), the hop limit octet 7 of the IPv6 header (RFC 8200).
+const TTL_OFFSET = { 4: 8, 6: 7 } as const;
+
+/** A classic BPF program that drops datagrams which arrived with a TTL / hop limit below `minTtl`. */
+function minTtlFilter(family: 4 | 6, minTtl: number): BpfInstruction[] {
+  return assembleBpf([
+    { op: "ld", size: "byte", offset: SKF_NET_OFF + TTL_OFFSET[family] },
+    { op: "jge", value: minTtl, then: "accept", else: "drop" },
+    { op: "label", name: "accept" },
+    { op: "ret", value: BPF_ACCEPT },
+    { op: "label", name: "drop" },
+    { op: "ret", value: BPF_DROP },
+  ]);
+}
 
 /**
  * A `struct sockaddr_in` or `sockaddr_in6` for an address text and port. IPv6 text may carry a zone
@@ -115,16 +159,40 @@ export function encodeSockaddr(address: string, port: number): Uint8Array<ArrayB
 }
 
 /** Reads the address and port of a `struct sockaddr_in` or `sockaddr_in6`; undefined for another family. */
-export function decodeSockaddr(bytes: Uint8Array): { address: string; port: number } | undefined {
+export function decodeSockaddr(
+  bytes: Uint8Array,
+  options: DecodeSockaddrOptions = {},
+): { address: string; port: number } | undefined {
   if (bytes.length < SOCKADDR_IN_SIZE) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const family = view.getUint16(0, true);
   const port = view.getUint16(2);
   if (family === AF_INET) return { address: formatIp(ipFromBytes(bytes.subarray(4, 8))), port };
   if (family !== AF_INET6 || bytes.length < SOCKADDR_IN6_SIZE) return undefined;
+  const raw = bytes.subarray(8, 24);
+  // RFC 4291 §2.5.5.2: ::ffff:a.b.c.d, what a dual-stack socket reports for an IPv4 peer.
+  if (options.unmapIpv4 && raw.subarray(0, 10).every((b) => b === 0) && raw[10] === 0xff && raw[11] === 0xff) {
+    return { address: formatIp(ipFromBytes(raw.subarray(12, 16))), port };
+  }
   const scope = view.getUint32(24, true);
-  const address = formatIp(ipFromBytes(bytes.subarray(8, 24)));
-  return { address: scope === 0 ? address : `${address}%${scope}`, port };
+  const address = formatIp(ipFromBytes(raw));
+  return { address: scope === 0 || options.zone === false ? address : `${address}%${scope}`, port };
+}
+
+/** Binds `fd` to `address` and a port, or to a free one of a range (starting at a random place in it). */
+function bindPort(fd: number, options: UdpSocketOptions, context: string): void {
+  const lib = libc();
+  const range = typeof options.port === "number" ? { min: options.port, max: options.port } : options.port;
+  const size = range.max - range.min + 1;
+  const start = Math.min(size - 1, Math.max(0, Math.floor((options.random ?? Math.random)() * size)));
+  for (let i = 0; i < size; i++) {
+    const local = encodeSockaddr(options.address, range.min + ((start + i) % size));
+    if (local === undefined) break; // checked by open()
+    if (lib.bind(fd, local, local.length) === 0) return;
+    const code = errno();
+    if (code !== EADDRINUSE || size === 1) throw new LibcError("bind", code, context);
+  }
+  throw new LibcError("bind", EADDRINUSE, `${context}: every port is taken`);
 }
 
 /**
@@ -143,72 +211,69 @@ export class UdpSocket {
   /** Counters about this socket. */
   readonly stats: UdpSocketStats = { received: 0, truncated: 0, errors: 0 };
   readonly #fd: number;
-  readonly #wakeFd: number;
+  readonly #readiness: Readiness;
   readonly #buffer: Uint8Array<ArrayBuffer>;
   readonly #from = new Uint8Array(SOCKADDR_IN6_SIZE);
   readonly #fromLength = new Uint8Array(4);
-  readonly #pollFds = new Uint8Array(2 * POLLFD_SIZE);
   readonly #batchSize: number;
-  #pending: Promise<number> | undefined;
-  #reading = false;
-  #closed = false;
   #closing: Promise<void> | undefined;
 
-  private constructor(fd: number, wakeFd: number, family: 4 | 6, port: number, options: UdpSocketOptions) {
+  private constructor(fd: number, readiness: Readiness, family: 4 | 6, port: number, options: UdpSocketOptions) {
     this.#fd = fd;
-    this.#wakeFd = wakeFd;
+    this.#readiness = readiness;
     this.family = family;
     this.port = port;
     this.#buffer = new Uint8Array(options.maxDatagramBytes ?? 65535);
     this.#batchSize = options.batchSize ?? 64;
-    const view = new DataView(this.#pollFds.buffer);
-    view.setInt32(0, fd, true);
-    view.setInt16(4, POLLIN, true);
-    view.setInt32(POLLFD_SIZE, wakeFd, true);
-    view.setInt16(POLLFD_SIZE + 4, POLLIN, true);
   }
 
   /**
    * Opens and binds the socket. Throws a `TypeError` for an address that is not an IP address, a `RangeError` for a
-   * bad port or size, and a `LibcError` naming the failed call (EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT without
-   * IPv6).
+   * bad port, range or size, and a `LibcError` naming the failed call (EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT
+   * without IPv6).
    */
   static open(options: UdpSocketOptions): UdpSocket {
     const maxDatagramBytes = options.maxDatagramBytes ?? 65535;
     if (!Number.isInteger(maxDatagramBytes) || maxDatagramBytes < 1 || maxDatagramBytes > 65535) {
       throw new RangeError(`maxDatagramBytes must be an integer from 1 to 65535, not ${maxDatagramBytes}`);
     }
-    if (!Number.isInteger(options.port) || options.port < 0 || options.port > 0xffff) {
-      throw new RangeError(`UDP port must be an integer from 0 to 65535, not ${options.port}`);
+    const { min, max } = typeof options.port === "number" ? { min: options.port, max: options.port } : options.port;
+    const ports = min === max ? `${min}` : `${min}-${max}`;
+    if (![min, max].every((p) => Number.isInteger(p) && p >= 0 && p <= 0xffff) || min > max) {
+      throw new RangeError(`UDP port must be an integer from 0 to 65535 (a range: lowest first), not ${ports}`);
     }
-    const local = encodeSockaddr(options.address, options.port);
+    for (const [name, ttl] of [["ttl", options.ttl], ["minTtl", options.minTtl]] as const) {
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > 255)) {
+        throw new RangeError(`${name} must be an integer from 1 to 255, not ${ttl}`);
+      }
+    }
+    const local = encodeSockaddr(options.address, min);
     if (local === undefined) throw new TypeError(`Cannot bind UDP to "${options.address}": not an IP address`);
     const family = local.length === SOCKADDR_IN_SIZE ? 4 : 6;
-    const context = `${options.address} port ${options.port}`;
+    const context = `${options.address} port ${ports}`;
     const lib = libc();
     const fd = check(
       "socket(SOCK_DGRAM)",
       lib.socket(family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
       context,
     );
-    let wakeFd = -1;
     try {
-      if (family === 6) {
-        const only = new Uint8Array(4);
-        new DataView(only.buffer).setInt32(0, options.ipv6Only === false ? 0 : 1, true);
-        check("setsockopt(IPV6_V6ONLY)", lib.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, only, 4), context);
-      }
-      check("bind", lib.bind(fd, local, local.length), context);
+      setIntOptions(fd, {
+        IPV6_V6ONLY: family === 6 ? (options.ipv6Only === false ? 0 : 1) : undefined,
+        SO_REUSEADDR: options.reuseAddress ? 1 : undefined,
+      }, context);
+      if (options.ttl !== undefined) setTtl(fd, { family, ttl: options.ttl });
+      if (options.minTtl !== undefined) attachSocketFilter(fd, minTtlFilter(family, options.minTtl), context);
+      bindPort(fd, options, context);
       const bound = new Uint8Array(SOCKADDR_IN6_SIZE);
       const boundLength = new Uint8Array(4);
       new DataView(boundLength.buffer).setUint32(0, bound.length, true);
       check("getsockname", lib.getsockname(fd, bound, boundLength), context);
-      const port = decodeSockaddr(bound)?.port ?? options.port;
-      wakeFd = check("eventfd", lib.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), context);
-      return new UdpSocket(fd, wakeFd, family, port, options);
+      const port = decodeSockaddr(bound)?.port ?? min;
+      const readiness = new Readiness(fd, `UDP socket on ${options.address} port ${port}`);
+      return new UdpSocket(fd, readiness, family, port, options);
     } catch (error) {
       lib.close(fd);
-      if (wakeFd >= 0) lib.close(wakeFd);
       throw error;
     }
   }
@@ -218,7 +283,7 @@ export class UdpSocket {
    * socket's family, and a `LibcError` when the kernel refuses it (EAGAIN with a full send buffer, ENETUNREACH, ...).
    */
   sendTo(data: Uint8Array, address: string, port: number): void {
-    if (this.#closed) throw new Error(`Cannot send on a closed UDP socket (port ${this.port})`);
+    if (this.#readiness.closed) throw new Error(`Cannot send on a closed UDP socket (port ${this.port})`);
     const to = encodeSockaddr(address, port);
     if (to === undefined || (to.length === SOCKADDR_IN_SIZE ? 4 : 6) !== this.family) {
       throw new TypeError(`Cannot send UDP to "${address}" port ${port}: not an IPv${this.family} address and port`);
@@ -229,35 +294,8 @@ export class UdpSocket {
   }
 
   /** Datagrams as they arrive, until `close()` or until `signal` aborts. Only one reader may iterate at a time. */
-  async *datagrams(options: DatagramsOptions = {}): AsyncGenerator<ReceivedDatagram, void, undefined> {
-    if (this.#reading) throw new Error(`UDP socket on port ${this.port} already has a reader`);
-    this.#reading = true;
-    const signal = options.signal;
-    const wake = (): void => this.#wake();
-    signal?.addEventListener("abort", wake, { once: true });
-    try {
-      let batch = 0;
-      let failures = 0;
-      while (!this.#closed && !signal?.aborted) {
-        // Waiting in poll after a batch also returns to the event loop, so a flood cannot starve timers.
-        const datagram = batch >= this.#batchSize || failures >= 8 ? "again" : this.#receiveOne();
-        if (datagram === "again") {
-          batch = 0;
-          failures = 0;
-          if (!await this.#wait()) return;
-        } else if (datagram === "error") {
-          failures++;
-        } else {
-          batch++;
-          yield datagram;
-        }
-      }
-    } finally {
-      signal?.removeEventListener("abort", wake);
-      // An abort leaves the eventfd counter set; reset it so the next reader does not stop at once.
-      if (!this.#closed) libc().read(this.#wakeFd, new Uint8Array(8), 8n);
-      this.#reading = false;
-    }
+  datagrams(options: DatagramsOptions = {}): AsyncGenerator<ReceivedDatagram, void, undefined> {
+    return this.#readiness.drain(() => this.#receiveOne(), { batchSize: this.#batchSize, signal: options.signal });
   }
 
   /** Reads one datagram without blocking. */
@@ -289,47 +327,12 @@ export class UdpSocket {
     };
   }
 
-  /** Makes a pending (or the next) poll return through the eventfd. */
-  #wake(): void {
-    const one = new Uint8Array(8);
-    new DataView(one.buffer).setBigUint64(0, 1n, true);
-    libc().write(this.#wakeFd, one, 8n);
-  }
-
-  /** Waits until the socket is readable; false once the socket is being closed or the reader was told to stop. */
-  async #wait(): Promise<boolean> {
-    if (this.#closed) return false;
-    const view = new DataView(this.#pollFds.buffer);
-    view.setInt16(6, 0, true);
-    view.setInt16(POLLFD_SIZE + 6, 0, true);
-    this.#pending = libc().pollAsync(this.#pollFds, 2n, -1);
-    let ready: number;
-    try {
-      ready = await this.#pending;
-    } finally {
-      this.#pending = undefined;
-    }
-    if (this.#closed) return false;
-    // -1 comes from the worker thread, whose errno is out of reach (EINTR in practice): just look again.
-    if (ready < 0) return true;
-    const socketEvents = view.getInt16(6, true);
-    const wakeEvents = view.getInt16(POLLFD_SIZE + 6, true);
-    return (socketEvents & POLLNVAL) === 0 && (wakeEvents & POLLIN) === 0;
-  }
-
-  /** Ends `datagrams()`, waits until poll has returned, then closes the socket and the eventfd. Idempotent. */
+  /** Ends `datagrams()`, waits until poll has returned, then closes the socket. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    this.#closing ??= this.#readiness.close().then(() => {
+      libc().close(this.#fd);
+    });
     return this.#closing;
-  }
-
-  async #close(): Promise<void> {
-    this.#closed = true;
-    const lib = libc();
-    this.#wake();
-    if (this.#pending !== undefined) await this.#pending.catch(() => 0);
-    lib.close(this.#fd);
-    lib.close(this.#wakeFd);
   }
 
   /** Same as `close()`, for `await using`. */

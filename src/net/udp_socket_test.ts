@@ -1,5 +1,5 @@
 // Loopback only: every socket binds 127.0.0.1 or ::1 on a port the kernel picks.
-import { assert, assertEquals, assertThrows, waitFor } from "../../tests/assert.ts";
+import { assert, assertEquals, assertStringIncludes, assertThrows, waitFor } from "../../tests/assert.ts";
 import { libc, LibcError } from "./libc.ts";
 import { ffiSkipReason } from "./testing.ts";
 import { decodeSockaddr, encodeSockaddr, type ReceivedDatagram, UdpSocket } from "./udp_socket.ts";
@@ -178,3 +178,70 @@ Deno.test({
   }
   assertThrows(() => taken.sendTo(Uint8Array.of(1), "127.0.0.1", 7947), Error, "closed UDP socket");
 });
+
+Deno.test("decodeSockaddr() can drop the zone and give IPv4-mapped addresses as IPv4", () => {
+  const scoped = encodeSockaddr("fe80::1%3", 179)!;
+  assertEquals(decodeSockaddr(scoped, { zone: false }), { address: "fe80::1", port: 179 });
+  const mapped = encodeSockaddr("::ffff:198.51.100.7", 179)!;
+  assertEquals(decodeSockaddr(mapped), { address: "::ffff:c633:6407", port: 179 });
+  assertEquals(decodeSockaddr(mapped, { unmapIpv4: true }), { address: "198.51.100.7", port: 179 });
+  const plain = encodeSockaddr("2001:db8::ffff:1", 179)!;
+  assertEquals(decodeSockaddr(plain, { unmapIpv4: true }), { address: "2001:db8::ffff:1", port: 179 });
+});
+
+Deno.test({
+  name: "UdpSocket: a port range binds a free port in it, starting where random() points",
+  ignore: skip !== undefined,
+}, async () => {
+  await using first = UdpSocket.open({ address: "127.0.0.1", port: 0 });
+  const range = { min: first.port, max: first.port + 1 };
+  if (range.max > 0xffff) return; // the kernel's pick was the last port: no room for a range above it
+  // random() points at the taken port: the next one in the range is used.
+  const second = UdpSocket.open({ address: "127.0.0.1", port: range, random: () => 0 });
+  try {
+    assertEquals(second.port, range.max);
+    const error = assertThrows(() => UdpSocket.open({ address: "127.0.0.1", port: range }), LibcError);
+    assertEquals((error as LibcError).call, "bind");
+    assertStringIncludes(error.message, `port ${range.min}-${range.max}: every port is taken`);
+  } finally {
+    await second.close();
+  }
+  assertThrows(() => UdpSocket.open({ address: "127.0.0.1", port: { min: 5, max: 4 } }), RangeError, "not 5-4");
+  assertThrows(() => UdpSocket.open({ address: "127.0.0.1", port: { min: 1, max: 65536 } }), RangeError);
+  assertThrows(() => UdpSocket.open({ address: "127.0.0.1", port: 0, ttl: 256 }), RangeError, "ttl must be");
+  assertThrows(() => UdpSocket.open({ address: "127.0.0.1", port: 0, minTtl: 0 }), RangeError, "minTtl must be");
+});
+
+Deno.test({
+  name: "UdpSocket: with reuseAddress on both, two sockets bind the same port",
+  ignore: skip !== undefined,
+}, async () => {
+  await using a = UdpSocket.open({ address: "127.0.0.1", port: 0, reuseAddress: true });
+  await using b = UdpSocket.open({ address: "127.0.0.1", port: a.port, reuseAddress: true });
+  assertEquals(b.port, a.port);
+  assertThrows(() => UdpSocket.open({ address: "127.0.0.1", port: a.port }), LibcError, "Address already in use");
+});
+
+for (const [family, address] of [[4, "127.0.0.1"], [6, "::1"]] as const) {
+  Deno.test({
+    name: `UdpSocket: minTtl drops IPv${family} datagrams sent with a lower TTL; ttl sets ours`,
+    ignore: (family === 4 ? skip : skip6) !== undefined,
+  }, async () => {
+    await using receiver = UdpSocket.open({ address, port: 0, minTtl: 255 });
+    await using low = UdpSocket.open({ address, port: 0, ttl: 254 });
+    await using high = UdpSocket.open({ address, port: 0, ttl: 255 });
+    const received: ReceivedDatagram[] = [];
+    const reading = collect(receiver, received);
+    // Loopback does not decrement the TTL: what is sent is what arrives.
+    low.sendTo(Uint8Array.of(1), address, receiver.port);
+    high.sendTo(Uint8Array.of(2), address, receiver.port);
+    low.sendTo(Uint8Array.of(3), address, receiver.port);
+    high.sendTo(Uint8Array.of(4), address, receiver.port);
+    await waitFor("the TTL 255 datagrams", () => received.length === 2, { timeoutMs: 2000 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assertEquals(received.map((d) => [d.bytes[0], d.port]), [[2, high.port], [4, high.port]]);
+    assertEquals(receiver.stats.errors, 0);
+    await receiver.close();
+    await reading;
+  });
+}
