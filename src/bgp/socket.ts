@@ -11,39 +11,32 @@
  * @module
  */
 import type { Socket } from "node:net";
-import { formatIp, ipFromBytes, ipToBytes, parseIp } from "../ip/mod.ts";
 import {
   AF_INET,
   AF_INET6,
   check,
+  decodeSockaddr,
   EAGAIN,
-  EFD_CLOEXEC,
-  EFD_NONBLOCK,
   EINPROGRESS,
+  encodeSockaddr,
+  ENOENT,
   errno,
-  IP_MINTTL,
-  IP_TTL,
-  IPPROTO_IP,
-  IPPROTO_IPV6,
   IPPROTO_TCP,
-  IPV6_MINHOPCOUNT,
-  IPV6_UNICAST_HOPS,
-  IPV6_V6ONLY,
   libc,
   LibcError,
   POLLERR,
   POLLHUP,
-  POLLIN,
   POLLOUT,
+  Readiness,
+  setIntOptions,
+  setTtl,
   SO_ERROR,
-  SO_REUSEADDR,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   SOL_SOCKET,
   TCP_MD5SIG,
-  TCP_NODELAY,
-} from "../net/libc.ts";
+} from "../net/mod.ts";
 
 /** A byte stream to one peer, as the session needs it; real ones wrap a TCP socket, tests pass in-memory pairs. */
 export interface BgpConnection {
@@ -105,41 +98,18 @@ export const MD5_MAX_KEY_LENGTH = 80;
 // struct tcp_md5sig: sockaddr_storage (128) + flags, prefixlen (2) + keylen (2) + ifindex (4) + key[80].
 const TCP_MD5SIG_SIZE = 216;
 
-/** A `struct sockaddr_in` / `sockaddr_in6` for an address and port. */
-export function sockaddr(address: string, port: number): { family: number; bytes: Uint8Array<ArrayBuffer> } {
-  const ip = parseIp(address);
-  const raw = ipToBytes(ip);
-  if (ip.family === 4) {
-    const b = new Uint8Array(16);
-    const v = new DataView(b.buffer);
-    v.setUint16(0, AF_INET, true);
-    v.setUint16(2, port);
-    b.set(raw, 4);
-    return { family: AF_INET, bytes: b };
-  }
-  const b = new Uint8Array(28);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, AF_INET6, true);
-  v.setUint16(2, port);
-  b.set(raw, 8);
-  return { family: AF_INET6, bytes: b };
+/** A socket address for `address` and `port`; throws a `TypeError` when the text is not an IP address. */
+function sockaddr(address: string, port: number): { family: 4 | 6; bytes: Uint8Array<ArrayBuffer> } {
+  const bytes = encodeSockaddr(address, port);
+  if (bytes === undefined) throw new TypeError(`Cannot use "${address}" port ${port} for BGP: not an IP address`);
+  return { family: new DataView(bytes.buffer).getUint16(0, true) === AF_INET ? 4 : 6, bytes };
 }
 
-/** Reads an address and port back from a sockaddr (IPv4-mapped IPv6 addresses come back as IPv4). */
-export function readSockaddr(b: Uint8Array): { address: string; port: number } {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const family = v.getUint16(0, true);
-  const port = v.getUint16(2);
-  if (family === AF_INET) return { address: formatIp(ipFromBytes(b.subarray(4, 8))), port };
-  const raw = b.subarray(8, 24);
-  const mapped = raw.subarray(0, 10).every((x) => x === 0) && raw[10] === 0xff && raw[11] === 0xff;
-  return { address: formatIp(ipFromBytes(mapped ? raw.subarray(12, 16) : raw)), port };
-}
-
-function setInt(fd: number, level: number, option: number, value: number, what: string): void {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, value, true);
-  check("setsockopt", libc().setsockopt(fd, level, option, b, 4), what);
+/** Opens a nonblocking TCP socket of a family (inside `scope`). */
+function tcpSocket(family: 4 | 6, scope: SocketScope): number {
+  return scope(() =>
+    check("socket", libc().socket(family === 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0))
+  );
 }
 
 /**
@@ -154,34 +124,25 @@ export function setMd5Key(fd: number, peerAddress: string, password: string | un
     );
   }
   const s = new Uint8Array(TCP_MD5SIG_SIZE);
-  const addr = sockaddr(peerAddress, 0).bytes;
-  s.set(addr, 0);
+  s.set(sockaddr(peerAddress, 0).bytes, 0);
   new DataView(s.buffer).setUint16(130, key.length, true);
   s.set(key, 136);
   const result = libc().setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, s, TCP_MD5SIG_SIZE);
   // Removing a key that was never set answers ENOENT; that is fine.
-  if (result < 0 && !(password === undefined && errno() === 2)) {
+  if (result < 0 && !(password === undefined && errno() === ENOENT)) {
     throw new LibcError("setsockopt", errno(), `TCP_MD5SIG for ${peerAddress}`);
   }
 }
 
-/** Applies TTL and minimum TTL to a socket of the given family. */
-export function setTtl(fd: number, family: number, ttl: number | undefined, minTtl: number | undefined): void {
-  const v6 = family === AF_INET6;
-  if (ttl !== undefined) {
-    setInt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL, ttl, `TTL ${ttl}`);
-  }
-  if (minTtl !== undefined) {
-    setInt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MINHOPCOUNT : IP_MINTTL, minTtl, `minimum TTL ${minTtl}`);
-  }
-}
-
+/** Our or the peer's address of a connected socket, without a zone; IPv4-mapped addresses come back as IPv4. */
 function socketAddress(fd: number, which: "getsockname" | "getpeername"): { address: string; port: number } {
   const b = new Uint8Array(128);
   const len = new Uint8Array(4);
   new DataView(len.buffer).setUint32(0, 128, true);
   check(which, libc()[which](fd, b, len));
-  return readSockaddr(b);
+  const decoded = decodeSockaddr(b, { zone: false, unmapIpv4: true });
+  if (decoded === undefined) throw new Error(`${which} gave an address that is neither IPv4 nor IPv6`);
+  return decoded;
 }
 
 async function pollOnce(fd: number, events: number, ms: number): Promise<number> {
@@ -206,7 +167,7 @@ function loadNodeNet(): Promise<NodeNet> {
 function connectionFromFd(net: NodeNet, fd: number): BgpConnection {
   const local = socketAddress(fd, "getsockname");
   const remote = socketAddress(fd, "getpeername");
-  setInt(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+  setIntOptions(fd, { TCP_NODELAY: 1 });
   return new SocketConnection(new net.Socket({ fd, readable: true, writable: true }), local, remote);
 }
 
@@ -217,10 +178,10 @@ function connectionFromFd(net: NodeNet, fd: number): BgpConnection {
 export async function dialTcp(options: DialOptions): Promise<BgpConnection> {
   const target = sockaddr(options.address, options.port);
   const scope = options.scope ?? DEFAULT_SCOPE;
-  const fd = scope(() => check("socket", libc().socket(target.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)));
+  const fd = tcpSocket(target.family, scope);
   let owned = true;
   try {
-    setTtl(fd, target.family, options.ttl, options.minTtl);
+    setTtl(fd, { family: target.family, ttl: options.ttl, minTtl: options.minTtl });
     if (options.password !== undefined && options.password !== "") setMd5Key(fd, options.address, options.password);
     if (options.sourceAddress !== undefined) {
       const source = sockaddr(options.sourceAddress, 0);
@@ -289,19 +250,19 @@ export interface ListenOptions {
 
 /**
  * A listening TCP socket made with libc so that MD5 keys (one per peer address) can be set on it before accept.
- * Accepting waits in `poll` on a worker thread together with an eventfd that `close()` writes to.
+ * Accepting waits in `poll` on a worker thread through net's `Readiness`, which `close()` wakes.
  */
 export class TcpListener {
   readonly #fd: number;
-  readonly #wake: number;
+  readonly #readiness: Readiness;
   readonly #options: ListenOptions;
-  readonly #family: number;
-  #closed = false;
+  readonly #family: 4 | 6;
   #loop: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
 
-  private constructor(fd: number, wake: number, family: number, options: ListenOptions) {
+  private constructor(fd: number, readiness: Readiness, family: 4 | 6, options: ListenOptions) {
     this.#fd = fd;
-    this.#wake = wake;
+    this.#readiness = readiness;
     this.#family = family;
     this.#options = options;
   }
@@ -309,20 +270,18 @@ export class TcpListener {
   /** Binds, listens and starts accepting. */
   static open(options: ListenOptions): TcpListener {
     const addr = sockaddr(options.address, options.port);
-    const scope = options.scope ?? DEFAULT_SCOPE;
-    const fd = scope(() => check("socket", libc().socket(addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)));
-    let wake = -1;
+    const fd = tcpSocket(addr.family, options.scope ?? DEFAULT_SCOPE);
+    let readiness: Readiness;
     try {
-      setInt(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
-      if (addr.family === AF_INET6) setInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
+      setIntOptions(fd, { SO_REUSEADDR: 1, IPV6_V6ONLY: addr.family === 6 ? 1 : undefined });
       check("bind", libc().bind(fd, addr.bytes, addr.bytes.length), `${options.address}:${options.port}`);
       check("listen", libc().listen(fd, 64));
-      wake = check("eventfd", libc().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+      readiness = new Readiness(fd, `BGP listener on ${options.address} port ${options.port}`);
     } catch (error) {
       libc().close(fd);
       throw error;
     }
-    const listener = new TcpListener(fd, wake, addr.family, options);
+    const listener = new TcpListener(fd, readiness, addr.family, options);
     listener.#loop = listener.#acceptLoop();
     return listener;
   }
@@ -332,8 +291,8 @@ export class TcpListener {
     return socketAddress(this.#fd, "getsockname").port;
   }
 
-  /** Address family: AF_INET or AF_INET6. */
-  get family(): number {
+  /** Address family: 4 or 6. */
+  get family(): 4 | 6 {
     return this.#family;
   }
 
@@ -343,21 +302,10 @@ export class TcpListener {
   }
 
   async #acceptLoop(): Promise<void> {
-    const pfds = new Uint8Array(16);
-    const v = new DataView(pfds.buffer);
-    v.setInt32(0, this.#fd, true);
-    v.setInt16(4, POLLIN, true);
-    v.setInt32(8, this.#wake, true);
-    v.setInt16(12, POLLIN, true);
-    while (!this.#closed) {
-      v.setInt16(6, 0, true);
-      v.setInt16(14, 0, true);
-      const n = await libc().pollAsync(pfds, 2n, -1);
-      if (this.#closed) break;
-      if (n <= 0) continue;
+    while (await this.#readiness.wait()) {
       // A connection is waiting: load node:net before accepting (only the first time takes a moment).
       const net = await loadNodeNet();
-      if (this.#closed) break;
+      if (this.#readiness.closed) break;
       for (;;) {
         const peer = new Uint8Array(128);
         const len = new Uint8Array(4);
@@ -368,20 +316,21 @@ export class TcpListener {
           if (code !== EAGAIN) this.#options.onError?.(new LibcError("accept4", code));
           break;
         }
-        this.#handle(net, cfd, readSockaddr(peer).address);
+        this.#handle(net, cfd, decodeSockaddr(peer, { zone: false, unmapIpv4: true })?.address);
       }
     }
   }
 
-  #handle(net: NodeNet, fd: number, remote: string): void {
+  #handle(net: NodeNet, fd: number, remote: string | undefined): void {
     let decision: AcceptDecision | undefined;
     try {
+      if (remote === undefined) throw new Error("accept4 gave a peer address that is neither IPv4 nor IPv6");
       decision = this.#options.screen(remote);
       if (decision === undefined) {
         libc().close(fd);
         return;
       }
-      setTtl(fd, this.#family, decision.ttl, decision.minTtl);
+      setTtl(fd, { family: this.#family, ttl: decision.ttl, minTtl: decision.minTtl });
       this.#options.onConnection(connectionFromFd(net, fd));
     } catch (error) {
       libc().close(fd);
@@ -389,16 +338,16 @@ export class TcpListener {
     }
   }
 
-  /** Stops accepting and closes the socket; connections already accepted are not touched. */
-  async close(): Promise<void> {
-    if (this.#closed) return this.#loop;
-    this.#closed = true;
-    const one = new Uint8Array(8);
-    new DataView(one.buffer).setBigUint64(0, 1n, true);
-    libc().write(this.#wake, one, 8n);
+  /** Stops accepting and closes the socket; connections already accepted are not touched. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.#readiness.close();
     await this.#loop;
     libc().close(this.#fd);
-    libc().close(this.#wake);
   }
 }
 
