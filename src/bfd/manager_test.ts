@@ -2,8 +2,7 @@
 import { assert, assertEquals, waitFor } from "../../tests/assert.ts";
 import { inNetns, ManualClock, settle } from "../net/testing.ts";
 import { createLab, labSkipReason } from "../../tests/lab/mod.ts";
-import { AF_INET, check, IP_TTL, IPPROTO_IP, libc, SOCK_DGRAM } from "../net/libc.ts";
-import { ipToBytes, parseIp } from "../ip/mod.ts";
+import { libc, UdpSocket } from "../net/mod.ts";
 import { type BfdChange, BfdManager } from "./manager.ts";
 import { BfdState, encodeBfdPacket } from "./packet.ts";
 import type { BfdSocket, BfdSocketOptions } from "./socket.ts";
@@ -73,19 +72,14 @@ Deno.test({
     const b = new BfdManager({ scope: (f) => inNetns(pair.b.netns, f) });
     try {
       const profile = { receiveInterval: 50, transmitInterval: 50, detectMultiplier: 3 };
-      a.add(pair.b.ipv4, profile, () => {});
+      const changes: BfdChange[] = [];
+      a.add(pair.b.ipv4, profile, (change) => changes.push(change));
       b.add(pair.a.ipv4, profile, () => {});
       await waitFor("both sessions Up", () => a.state(pair.b.ipv4) === "Up" && b.state(pair.a.ipv4) === "Up");
+      const upAfter = changes.length;
       // A forged AdminDown (any discriminator) from b's namespace at TTL 64 must not reach a's session.
-      const fd = inNetns(pair.b.netns, () => check("socket", libc().socket(AF_INET, SOCK_DGRAM, 0)));
+      const forger = inNetns(pair.b.netns, () => UdpSocket.open({ address: "0.0.0.0", port: 0, ttl: 64 }));
       try {
-        const ttl = new Uint8Array(4);
-        new DataView(ttl.buffer).setInt32(0, 64, true);
-        check("setsockopt", libc().setsockopt(fd, IPPROTO_IP, IP_TTL, ttl, 4));
-        const to = new Uint8Array(16);
-        new DataView(to.buffer).setUint16(0, AF_INET, true);
-        new DataView(to.buffer).setUint16(2, 3784);
-        to.set(ipToBytes(parseIp(pair.a.ipv4)), 4);
         for (let d = 1; d < 50; d++) {
           const forged = encodeBfdPacket({
             version: 1,
@@ -103,13 +97,15 @@ Deno.test({
             desiredMinTxUs: 1_000_000,
             requiredMinRxUs: 1_000_000,
             requiredMinEchoRxUs: 0,
-          }) as Uint8Array<ArrayBuffer>;
-          libc().sendto(fd, forged, BigInt(forged.length), 0, to, 16);
+          });
+          forger.sendTo(forged, pair.a.ipv4, 3784);
         }
       } finally {
-        libc().close(fd);
+        await forger.close();
       }
       await new Promise((r) => setTimeout(r, 300));
+      // Had one got through, the session would have gone Down (and come back Up on b's next packets).
+      assertEquals(changes.slice(upAfter), []);
       assertEquals(a.state(pair.b.ipv4), "Up");
       // Take b away: a notices within the 150 ms detection time (plus scheduling).
       const t0 = Date.now();
