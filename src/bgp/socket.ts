@@ -345,9 +345,9 @@ export class TcpListener {
   }
 
   async #close(): Promise<void> {
+    // The accept loop touches the socket only between waits, never after one that returned false.
     await this.#readiness.close();
     await this.#loop;
-    libc().close(this.#fd);
   }
 }
 

@@ -14,13 +14,10 @@ import { interfaceInfo } from "./interface.ts";
 import {
   AF_PACKET,
   check,
-  EAGAIN,
-  EINTR,
   errno,
   htons,
   libc,
   LibcError,
-  MSG_TRUNC,
   PACKET_ADD_MEMBERSHIP,
   PACKET_DROP_MEMBERSHIP,
   PACKET_MR_MULTICAST,
@@ -30,6 +27,7 @@ import {
   SOL_PACKET,
 } from "./libc.ts";
 import { Readiness } from "./readiness.ts";
+import { Receiver } from "./_receiver.ts";
 import { attachSocketFilter, setIntOptions } from "./socket_options.ts";
 
 /** A frame as read from a packet socket. */
@@ -138,14 +136,11 @@ export class PacketSocket implements FrameSocket {
   readonly interfaceIndex: number;
   readonly mac: Uint8Array;
   /** Counters about this socket. */
-  readonly stats: PacketSocketStats = { received: 0, truncated: 0, errors: 0 };
+  readonly stats: PacketSocketStats;
   readonly #fd: number;
   readonly #readiness: Readiness;
-  readonly #buffer: Uint8Array<ArrayBuffer>;
-  readonly #from = new Uint8Array(SOCKADDR_LL_SIZE);
-  readonly #fromLength = new Uint8Array(4);
+  readonly #receiver: Receiver;
   readonly #batchSize: number;
-  #closing: Promise<void> | undefined;
 
   private constructor(
     fd: number,
@@ -158,7 +153,8 @@ export class PacketSocket implements FrameSocket {
     this.interfaceName = info.name;
     this.interfaceIndex = info.index;
     this.mac = info.mac;
-    this.#buffer = new Uint8Array(options.maxFrameBytes ?? 9216);
+    this.#receiver = new Receiver(fd, { maxBytes: options.maxFrameBytes ?? 9216, addressBytes: SOCKADDR_LL_SIZE });
+    this.stats = this.#receiver.stats;
     this.#batchSize = options.batchSize ?? 64;
   }
 
@@ -224,39 +220,14 @@ export class PacketSocket implements FrameSocket {
 
   /** Frames as they arrive, until `close()` or until `signal` aborts. Only one reader may iterate at a time. */
   frames(options: FramesOptions = {}): AsyncGenerator<ReceivedFrame, void, undefined> {
-    return this.#readiness.drain(() => this.#receiveOne(), { batchSize: this.#batchSize, signal: options.signal });
-  }
-
-  /** Reads one frame without blocking. */
-  #receiveOne(): ReceivedFrame | "again" | "error" {
-    const lib = libc();
-    new DataView(this.#fromLength.buffer).setUint32(0, SOCKADDR_LL_SIZE, true);
-    const n = Number(
-      lib.recvfrom(this.#fd, this.#buffer, BigInt(this.#buffer.length), MSG_TRUNC, this.#from, this.#fromLength),
-    );
-    if (n < 0) {
-      const code = errno();
-      if (code === EAGAIN) return "again";
-      if (code !== EINTR) this.stats.errors++;
-      return "error";
-    }
-    const truncated = n > this.#buffer.length;
-    if (truncated) this.stats.truncated++;
-    this.stats.received++;
-    return {
-      bytes: this.#buffer.slice(0, Math.min(n, this.#buffer.length)),
-      length: n,
-      truncated,
-      pktType: this.#from[10] ?? 0,
-    };
+    // sockaddr_ll: sll_pkttype is octet 10.
+    const receiveOne = () => this.#receiver.read((from) => ({ pktType: from[10] ?? 0 }));
+    return this.#readiness.drain(receiveOne, { batchSize: this.#batchSize, signal: options.signal });
   }
 
   /** Ends `frames()`, waits until poll has returned, then closes the socket. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#readiness.close().then(() => {
-      libc().close(this.#fd);
-    });
-    return this.#closing;
+    return this.#readiness.close();
   }
 
   /** Same as `close()`, for `await using`. */

@@ -1,9 +1,9 @@
 /**
  * `Readiness`: waits until a nonblocking descriptor is readable without blocking Deno's event loop. `poll` runs on a
  * Deno worker thread (`nonblocking` FFI) over the descriptor and an eventfd; `wake()` and `close()` write the eventfd
- * so that a waiting poll returns at once. `close()` resolves only after poll has returned, so the owner can then close
- * its descriptor with no thread left watching a number the process may reuse (and with no pending op for Deno's
- * sanitizer). UdpSocket, PacketSocket and the BGP listener wait through it.
+ * so that a waiting poll returns at once. `close()` closes the descriptor only after poll has returned, so no thread
+ * is left watching a number the process may reuse (and no op is left pending for Deno's sanitizer). UdpSocket,
+ * PacketSocket and the BGP listener wait through it.
  * @module
  */
 
@@ -25,14 +25,14 @@ export interface DrainOptions {
 }
 
 /**
- * One descriptor's wait for readability, woken by `wake()` or `close()`. The descriptor stays its owner's: close it
- * after `close()` has resolved.
+ * One descriptor's wait for readability, woken by `wake()` or `close()`, which also closes the descriptor.
  * @example
  * const readiness = new Readiness(fd, "UDP socket on port 7947");
  * for await (const item of readiness.drain(() => readOne(fd), { batchSize: 64 })) handle(item);
- * await readiness.close(); // from elsewhere: ends the loop above; then close fd
+ * await readiness.close(); // from elsewhere: ends the loop above, then closes fd
  */
 export class Readiness {
+  readonly #fd: number;
   readonly #wakeFd: number;
   readonly #pollFds = new Uint8Array(2 * POLLFD_SIZE);
   readonly #what: string;
@@ -42,10 +42,11 @@ export class Readiness {
   #closing: Promise<void> | undefined;
 
   /**
-   * Watches `fd`; `what` names it in errors (`UDP socket on port 7947`). Throws a `LibcError` when the eventfd cannot
-   * be made (EMFILE).
+   * Watches `fd` and from now on owns it (`close()` closes it); `what` names it in errors (`UDP socket on port 7947`).
+   * Throws a `LibcError` when the eventfd cannot be made (EMFILE); `fd` is then still the caller's.
    */
   constructor(fd: number, what: string) {
+    this.#fd = fd;
     this.#what = what;
     this.#wakeFd = check("eventfd", libc().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), what);
     const view = new DataView(this.#pollFds.buffer);
@@ -55,7 +56,7 @@ export class Readiness {
     view.setInt16(POLLFD_SIZE + 4, POLLIN, true);
   }
 
-  /** True once `close()` was called. */
+  /** True once `close()` was called: the descriptor is about to be closed, or is. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -134,7 +135,7 @@ export class Readiness {
     }
   }
 
-  /** Ends `drain()`, wakes a waiting poll, waits until it has returned, then closes the eventfd. Idempotent. */
+  /** Ends `drain()`, wakes a waiting poll, waits until it has returned, then closes the descriptor. Idempotent. */
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#closed = true;
@@ -146,6 +147,7 @@ export class Readiness {
 
   async #close(): Promise<void> {
     if (this.#pending !== undefined) await this.#pending.catch(() => 0);
+    libc().close(this.#fd);
     libc().close(this.#wakeFd);
   }
 

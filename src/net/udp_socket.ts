@@ -19,18 +19,16 @@ import {
   check,
   cString,
   EADDRINUSE,
-  EAGAIN,
-  EINTR,
   errno,
   libc,
   LibcError,
   MSG_DONTWAIT,
-  MSG_TRUNC,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   SOCK_NONBLOCK,
 } from "./libc.ts";
 import { Readiness } from "./readiness.ts";
+import { Receiver } from "./_receiver.ts";
 import { attachSocketFilter, setIntOptions, setTtl } from "./socket_options.ts";
 
 /** A range of local ports to bind one of, both ends included. */
@@ -209,21 +207,19 @@ export class UdpSocket {
   /** The port bound (the kernel's pick for port 0). */
   readonly port: number;
   /** Counters about this socket. */
-  readonly stats: UdpSocketStats = { received: 0, truncated: 0, errors: 0 };
+  readonly stats: UdpSocketStats;
   readonly #fd: number;
   readonly #readiness: Readiness;
-  readonly #buffer: Uint8Array<ArrayBuffer>;
-  readonly #from = new Uint8Array(SOCKADDR_IN6_SIZE);
-  readonly #fromLength = new Uint8Array(4);
+  readonly #receiver: Receiver;
   readonly #batchSize: number;
-  #closing: Promise<void> | undefined;
 
   private constructor(fd: number, readiness: Readiness, family: 4 | 6, port: number, options: UdpSocketOptions) {
     this.#fd = fd;
     this.#readiness = readiness;
     this.family = family;
     this.port = port;
-    this.#buffer = new Uint8Array(options.maxDatagramBytes ?? 65535);
+    this.#receiver = new Receiver(fd, { maxBytes: options.maxDatagramBytes ?? 65535, addressBytes: SOCKADDR_IN6_SIZE });
+    this.stats = this.#receiver.stats;
     this.#batchSize = options.batchSize ?? 64;
   }
 
@@ -295,44 +291,13 @@ export class UdpSocket {
 
   /** Datagrams as they arrive, until `close()` or until `signal` aborts. Only one reader may iterate at a time. */
   datagrams(options: DatagramsOptions = {}): AsyncGenerator<ReceivedDatagram, void, undefined> {
-    return this.#readiness.drain(() => this.#receiveOne(), { batchSize: this.#batchSize, signal: options.signal });
-  }
-
-  /** Reads one datagram without blocking. */
-  #receiveOne(): ReceivedDatagram | "again" | "error" {
-    new DataView(this.#fromLength.buffer).setUint32(0, this.#from.length, true);
-    const n = Number(
-      libc().recvfrom(this.#fd, this.#buffer, BigInt(this.#buffer.length), MSG_TRUNC, this.#from, this.#fromLength),
-    );
-    if (n < 0) {
-      const code = errno();
-      if (code === EAGAIN) return "again";
-      if (code !== EINTR) this.stats.errors++;
-      return "error";
-    }
-    const sender = decodeSockaddr(this.#from);
-    if (sender === undefined) {
-      this.stats.errors++;
-      return "error";
-    }
-    const truncated = n > this.#buffer.length;
-    if (truncated) this.stats.truncated++;
-    this.stats.received++;
-    return {
-      bytes: this.#buffer.slice(0, Math.min(n, this.#buffer.length)),
-      length: n,
-      truncated,
-      address: sender.address,
-      port: sender.port,
-    };
+    const receiveOne = () => this.#receiver.read((from) => decodeSockaddr(from));
+    return this.#readiness.drain(receiveOne, { batchSize: this.#batchSize, signal: options.signal });
   }
 
   /** Ends `datagrams()`, waits until poll has returned, then closes the socket. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#readiness.close().then(() => {
-      libc().close(this.#fd);
-    });
-    return this.#closing;
+    return this.#readiness.close();
   }
 
   /** Same as `close()`, for `await using`. */
