@@ -2,7 +2,7 @@
 import { assert, assertEquals, assertRejects, waitFor } from "../../tests/assert.ts";
 import { libc } from "../net/libc.ts";
 import { ffiSkipReason } from "../net/testing.ts";
-import { type BgpConnection, dialTcp, TcpListener } from "./socket.ts";
+import { type AcceptDecision, type BgpConnection, dialTcp, TcpListener } from "./socket.ts";
 
 const skip = ffiSkipReason();
 if (skip === undefined) libc(); // opened before any test, so the sanitizer does not count it
@@ -15,17 +15,22 @@ function collect(conn: BgpConnection) {
   return { got, closed: () => closedReason };
 }
 
+/** A listener on 127.0.0.1 that accepts 127.0.0.1 only, with `decision`, into `accepted`. */
+function loopbackListener(accepted: BgpConnection[], decision: AcceptDecision): TcpListener {
+  return TcpListener.open({
+    address: "127.0.0.1",
+    port: 0,
+    screen: (remote) => (remote === "127.0.0.1" ? decision : undefined),
+    onConnection: (c) => accepted.push(c),
+  });
+}
+
 Deno.test({
   name: "dialTcp() and TcpListener exchange bytes on loopback with TTL, source address and MD5 keys",
   ignore: skip !== undefined,
   fn: async () => {
     const accepted: BgpConnection[] = [];
-    const listener = TcpListener.open({
-      address: "127.0.0.1",
-      port: 0,
-      screen: (remote) => (remote === "127.0.0.1" ? { ttl: 1 } : undefined),
-      onConnection: (c) => accepted.push(c),
-    });
+    const listener = loopbackListener(accepted, { ttl: 1 });
     try {
       const port = listener.port;
       const client = await dialTcp({ address: "127.0.0.1", port, sourceAddress: "127.0.0.1", ttl: 1, minTtl: 1 });
@@ -80,12 +85,7 @@ Deno.test({
   ignore: skip !== undefined,
   fn: async () => {
     const accepted: BgpConnection[] = [];
-    const listener = TcpListener.open({
-      address: "127.0.0.1",
-      port: 0,
-      screen: (remote) => (remote === "127.0.0.1" ? {} : undefined),
-      onConnection: (c) => accepted.push(c),
-    });
+    const listener = loopbackListener(accepted, {});
     try {
       let client: BgpConnection;
       try {
