@@ -31,7 +31,7 @@ export interface Turns {
   ran(): void;
   /** Tasks that had to wait so far (for tests and debugging). */
   readonly deferred: number;
-  /** Stops the pending quiet-moment timer; waiting tasks are dropped. */
+  /** Stops the pending quiet-moment timer and drops waiting tasks; later tasks run at once, as without turns. */
   stop(): void;
 }
 
@@ -56,9 +56,11 @@ export function createTurns(options: TurnsOptions = {}): Turns {
   /** Tasks waiting for their turn, in order. */
   const waiting: (() => void)[] = [];
   let cancelGap: (() => void) | undefined;
+  let stopped = false;
 
   /** Waits for a quiet moment, then hands the turn to the first waiting task. */
   function endTurn(): void {
+    if (stopped) return;
     busy = true;
     cancelGap?.();
     let waits = 0;
@@ -109,6 +111,8 @@ export function createTurns(options: TurnsOptions = {}): Turns {
       return deferred;
     },
     stop() {
+      stopped = true;
+      busy = false;
       cancelGap?.();
       cancelGap = undefined;
       waiting.length = 0;

@@ -132,4 +132,10 @@ Deno.test("turns: stop() drops waiting tasks and its timer", async () => {
   assertEquals(clock.pending, 0);
   await clock.advance(100);
   assertEquals(ran, ["first"]);
+  // The caches' sync promise also settles when they stop, after this: no timer is left behind.
+  turns.ran();
+  tasks.setTimer(0, () => ran.push("after stop"));
+  await clock.advance(0);
+  assertEquals(ran, ["first", "after stop"]);
+  assertEquals(clock.pending, 0);
 });
