@@ -183,6 +183,10 @@ Deno.test("ArpResponder narrows the kernel filter to the owned VIPs of each inte
   const { eth0, eth1, responder } = setup();
   assert(!eth0.deliver(request(VIP)), "nothing owned: the filter drops every request");
   responder.announce(VIP, { interfaces: ["eth0"] });
+  // Widening follows at the end of the task (a reconcile announcing 500 VIPs rebuilds the filter once); user space
+  // answers from the owned set at once.
+  assertEquals(responder.handleFrame(eth0, request(VIP)).action, "answered");
+  await Promise.resolve();
   assert(eth0.deliver(request(VIP)));
   assert(!eth0.deliver(request("192.0.2.11")));
   assert(!eth1.deliver(request(VIP)), "not allowed on eth1");
@@ -196,9 +200,25 @@ Deno.test("ArpResponder narrows the kernel filter to the owned VIPs of each inte
   await open.close();
 });
 
+Deno.test("ArpResponder rebuilds each filter once for a task's many announces, and at once on withdrawal", async () => {
+  const { eth0, responder } = setup();
+  await Promise.resolve();
+  const before = eth0.filterSets;
+  for (let i = 1; i <= 50; i++) responder.announce(`192.0.2.${i}`);
+  assertEquals(eth0.filterSets, before);
+  await Promise.resolve();
+  assertEquals(eth0.filterSets, before + 1);
+  assert(eth0.deliver(request("192.0.2.50")));
+  responder.withdraw("192.0.2.50");
+  assertEquals(eth0.filterSets, before + 2);
+  assert(!eth0.deliver(request("192.0.2.50")), "narrowed before withdraw() returned");
+  await responder.close();
+});
+
 Deno.test("ArpResponder reads its sockets, counts send errors, and closes them", async () => {
   const { eth0, eth1, responder, count } = setup();
   responder.announce(VIP);
+  await Promise.resolve(); // the filter widens at the end of the task
   eth0.sent.length = 0;
   eth0.deliver(request(VIP));
   await waitFor("the reply", () => eth0.sent.length === 1);

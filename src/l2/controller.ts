@@ -78,6 +78,9 @@ export interface OwnershipChange {
   readonly reason?: string;
 }
 
+/** Most Services announced by one reconcile that get an info line each (see reconcile). */
+const LOG_EACH_SERVICE = 20;
+
 /** Options for {@link createL2Controller}. */
 export interface L2ControllerOptions {
   /** This node's name. */
@@ -312,11 +315,22 @@ export function createL2Controller(options: L2ControllerOptions): L2Controller {
         reason,
       });
     }
-    for (const [key, now] of mine) {
-      const was = announcedServices.get(key);
+    const fresh: [string, { ips: string[]; interfaces: readonly string[] | "all" }][] = [];
+    for (const entry of mine) {
+      const was = announcedServices.get(entry[0]);
+      const now = entry[1];
       if (was && was.ips.join() === now.ips.join() && sameInterfaces(was.interfaces, now.interfaces)) continue;
+      fresh.push(entry);
+    }
+    // A line per Service reads well for a few; the first reconcile over 10,000 Services would spend a third of its
+    // time writing 10,000 lines. Past LOG_EACH_SERVICE, one summary line, and the details at debug level.
+    const detail = fresh.length > LOG_EACH_SERVICE ? log.debug.bind(log) : log.info.bind(log);
+    if (fresh.length > LOG_EACH_SERVICE) {
+      log.info("announcing services", { count: fresh.length, first: fresh.slice(0, 3).map(([key]) => key) });
+    }
+    for (const [key, now] of fresh) {
       announcedServices.set(key, now);
-      log.info("announcing service", { service: key, ips: now.ips, interfaces: now.interfaces });
+      detail("announcing service", { service: key, ips: now.ips, interfaces: now.interfaces });
       safePublish({
         kind: "announced",
         service: key,

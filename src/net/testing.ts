@@ -114,6 +114,8 @@ export class FakeFrameSocket implements FrameSocket {
   readonly groups = new Set<string>();
   /** The current filter, if any. */
   filter: readonly BpfInstruction[] | undefined;
+  /** How many times a filter was set. */
+  filterSets = 0;
   /** Make `send` throw this, to test error paths. */
   failSends: Error | undefined;
   /** True once closed. */
@@ -143,6 +145,7 @@ export class FakeFrameSocket implements FrameSocket {
 
   setFilter(program: readonly BpfInstruction[]): void {
     this.filter = program;
+    this.filterSets++;
   }
 
   addMembership(mac: Uint8Array): void {
