@@ -34,7 +34,8 @@ Deno.test("turns: a heavy task due while the loop is quiet runs at once", async 
   assertEquals(tasks.now(), clock.now());
 });
 
-Deno.test("turns: a moment that comes late means the loop was busy, and the next task waits another", async () => {
+/** Two heavy tasks queued at once (gap 20 ms, at most 3 waits); the first has run. */
+async function twoTasksQueued(): Promise<{ clock: FakeClock; ran: string[] }> {
   const clock = new FakeClock();
   const turns = createTurns({ clock, gapMs: 20, maxWaits: 3 });
   const tasks = turns.clock(clock);
@@ -42,6 +43,11 @@ Deno.test("turns: a moment that comes late means the loop was busy, and the next
   tasks.setTimer(0, () => ran.push("first"));
   tasks.setTimer(0, () => ran.push("second"));
   await clock.advance(0);
+  return { clock, ran };
+}
+
+Deno.test("turns: a moment that comes late means the loop was busy, and the next task waits another", async () => {
+  const { clock, ran } = await twoTasksQueued();
   // The loop is held 100 ms by other work: the quiet-moment timer fires 80 ms late.
   await clock.stall(100);
   assertEquals(ran, ["first"]);
@@ -50,13 +56,7 @@ Deno.test("turns: a moment that comes late means the loop was busy, and the next
 });
 
 Deno.test("turns: a loop that never calms down still lets the next task run after a few moments", async () => {
-  const clock = new FakeClock();
-  const turns = createTurns({ clock, gapMs: 20, maxWaits: 3 });
-  const tasks = turns.clock(clock);
-  const ran: string[] = [];
-  tasks.setTimer(0, () => ran.push("first"));
-  tasks.setTimer(0, () => ran.push("second"));
-  await clock.advance(0);
+  const { clock, ran } = await twoTasksQueued();
   await clock.stall(100);
   await clock.stall(100);
   assertEquals(ran, ["first"]);
