@@ -1,11 +1,14 @@
 /**
  * Real BGP daemons for the interop tests, each started inside a lab namespace with its files in a temp folder:
  * BIRD 2 (`bird -f`, queried with `birdc`), GoBGP (`gobgpd`, queried with `gobgp`), FRR (`bgpd`/`bfdd` run by hand,
- * queried with `vtysh`). Also a parser for `birdc show route all`, and helpers to run our speaker in a namespace.
+ * queried with `vtysh`). Also a parser for `birdc show route all`, helpers to run our speaker in a namespace, and
+ * {@linkcode bgpInteropLab}: the lab, temp folder, speakers and daemons of one test, disposed of together.
  */
-import type { Lab, LabHost, LabProcess } from "../lab/mod.ts";
+import { createLab, type Lab, type LabHost, type LabProcess, labSkipReason, toolSkipReason } from "../lab/mod.ts";
 import { inNetns } from "../../src/net/testing.ts";
-import type { SocketScope } from "../../src/bgp/mod.ts";
+import { libc } from "../../src/net/libc.ts";
+import { silentLogger } from "../../src/log/mod.ts";
+import { createSpeaker, type SocketScope, type Speaker, type SpeakerOptions } from "../../src/bgp/mod.ts";
 
 /** Runs socket creation inside a lab host's namespace. */
 export function scopeOf(host: LabHost): SocketScope {
@@ -131,6 +134,20 @@ export async function startBird(lab: Lab, host: LabHost, config: string, dir: st
   return bird;
 }
 
+/** Retries `probe` every 100 ms until it resolves; after 10 s, throws its last error with the daemon's output. */
+async function waitUntilAnswers(name: string, process: LabProcess, probe: () => Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await probe();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${name} did not come up: ${error}; ${process.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** A folder for daemon files, removed by the returned function. */
 export async function tempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
   const path = await Deno.makeTempDir({ prefix: "mlt-bgp-" });
@@ -165,16 +182,7 @@ export async function startGobgp(lab: Lab, host: LabHost, config: string, dir: s
     if (r.code !== 0) throw new Error(`gobgp ${args.join(" ")} failed: ${r.stderr.trim()}`);
     return r.stdout;
   };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await cli("global");
-      break;
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`gobgpd did not come up: ${error}; ${process.output()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await waitUntilAnswers("gobgpd", process, () => cli("global"));
   return {
     process,
     cli,
@@ -204,6 +212,15 @@ export interface Frr {
   stop(signal?: Deno.Signal): Promise<void>;
 }
 
+/** The start of every bgpd configuration in the tests: AS 64501 on the router, no policy needed for eBGP. */
+export const FRR_BGPD_HEAD = `
+frr defaults traditional
+hostname router
+router bgp 64501
+ bgp router-id 198.51.100.1
+ no bgp ebgp-requires-policy
+`;
+
 /**
  * Starts an FRR daemon by hand in a lab host: no zebra (`-Z`), no kernel routes, no privilege drop, vty only on a
  * unix socket in `dir`. `daemon` is "bgpd" or "bfdd".
@@ -231,16 +248,7 @@ export async function startFrr(
     if (r.code !== 0) throw new Error(`vtysh -c "${command}" failed: ${r.out.trim()}`);
     return r.out;
   };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await vtysh("show version");
-      break;
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${daemon} did not come up: ${error}; ${process.output()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await waitUntilAnswers(daemon, process, () => vtysh("show version"));
   const frr: Frr = {
     process,
     vtysh,
@@ -253,4 +261,128 @@ export async function startFrr(
     },
   };
   return frr;
+}
+
+/** The router daemon an interop test runs against. */
+export type InteropRouter = "bird" | "frr" | "gobgp";
+
+function frrMissing(): string | undefined {
+  return ["/usr/lib/frr/bgpd", "/usr/lib/frr/bfdd"].find((p) => {
+    try {
+      return !Deno.statSync(p).isFile;
+    } catch {
+      return true;
+    }
+  });
+}
+
+function routerSkipReason(router: InteropRouter): string | undefined {
+  if (router === "bird") return toolSkipReason("bird", "birdc");
+  if (router === "gobgp") return toolSkipReason("gobgpd", "gobgp");
+  const missing = frrMissing();
+  return toolSkipReason("vtysh") ?? (missing ? `${missing} is missing (Debian package frr)` : undefined);
+}
+
+/**
+ * Why an interop test file against `router` cannot run here (no lab, or the daemon's tools missing), printed as
+ * `<file>: skipped: <reason>`; when it can run, opens libc now, before any test, so the sanitizers do not count it.
+ * @example
+ * ```ts
+ * const skip = interopSkipReason("bird", "bird_test");
+ * Deno.test({ name: "BIRD receives our routes", ignore: skip !== undefined, fn: async () => {} });
+ * ```
+ */
+export function interopSkipReason(router: InteropRouter, file: string): string | undefined {
+  const skip = labSkipReason() ?? routerSkipReason(router);
+  // deno-lint-ignore no-console -- a skipped test file says why
+  if (skip) console.error(`${file}: skipped: ${skip}`);
+  else libc();
+  return skip;
+}
+
+/** Options of {@linkcode bgpInteropLab}. */
+export interface InteropLabOptions {
+  /** How many nodes (node1 198.51.100.11, node2 .12, ...) besides the router; default 1. */
+  readonly nodes?: number;
+}
+
+/** One interop test's lab (a router and nodes, no client) and temp folder, with starters for daemons and speakers. */
+export interface InteropLab extends AsyncDisposable {
+  /** The namespace lab. */
+  readonly lab: Lab;
+  /** The router host (198.51.100.1, 2001:db8:100::1), where the daemons run. */
+  readonly router: LabHost;
+  /** The node hosts, where our speakers' sockets live. */
+  readonly nodes: readonly LabHost[];
+  /** The temp folder for daemon files. */
+  readonly dir: string;
+  /**
+   * A speaker with its sockets in `node`'s namespace: AS 64500, router ID the node's IPv4 address, silent logs,
+   * unless `options` says otherwise. Shut down on disposal.
+   */
+  speaker(node: LabHost, options?: Partial<SpeakerOptions>): Speaker;
+  /** Starts BIRD on the router (see {@linkcode startBird}). */
+  startBird(config: string): Promise<Bird>;
+  /** Starts an FRR daemon on the router (see {@linkcode startFrr}). */
+  startFrr(daemon: "bgpd" | "bfdd", config: string): Promise<Frr>;
+  /** Starts gobgpd on the router (see {@linkcode startGobgp}). */
+  startGobgp(config: string): Promise<Gobgp>;
+}
+
+/**
+ * Creates the lab and temp folder of one interop test. Disposal, also after a failure, shuts the speakers down in
+ * the order they were made, then closes the lab (which stops the daemons and deletes the namespaces), then removes
+ * the folder; each step runs even when an earlier one throws, and the first error is thrown at the end.
+ * @example
+ * ```ts
+ * await using env = await bgpInteropLab({ nodes: 1 });
+ * const bird = await env.startBird(config);
+ * const speaker = env.speaker(env.nodes[0]!);
+ * ```
+ */
+export async function bgpInteropLab(options: InteropLabOptions = {}): Promise<InteropLab> {
+  const lab = await createLab({ router: true, nodes: options.nodes ?? 1, client: false });
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  try {
+    dir = await tempDir();
+  } catch (error) {
+    await lab.close();
+    throw error;
+  }
+  const router = lab.router!;
+  const speakers: Speaker[] = [];
+  return {
+    lab,
+    router,
+    nodes: lab.nodes,
+    dir: dir.path,
+    speaker(node, speakerOptions = {}) {
+      const speaker = createSpeaker({
+        asn: 64500,
+        routerId: node.ipv4,
+        logger: silentLogger,
+        scope: scopeOf(node),
+        ...speakerOptions,
+      });
+      speakers.push(speaker);
+      return speaker;
+    },
+    startBird: (config) => startBird(lab, router, config, dir.path),
+    startFrr: (daemon, config) => startFrr(lab, router, daemon, config, dir.path),
+    startGobgp: (config) => startGobgp(lab, router, config, dir.path),
+    async [Symbol.asyncDispose]() {
+      const errors: unknown[] = [];
+      const attempt = async (step: () => Promise<void>) => {
+        try {
+          await step();
+        } catch (error) {
+          errors.push(error);
+        }
+      };
+      for (const speaker of speakers) await attempt(() => speaker.shutdown());
+      await attempt(() => lab.close());
+      await attempt(() => dir.remove());
+      if (errors.length > 0) throw errors[0];
+    },
+  };
 }
