@@ -55,7 +55,7 @@ export interface HeapTrimmerOptions {
 export interface HeapTrimmer {
   /** Something happened that allocates (a cache, the model, a burst of writes): trim once it has quieted down. */
   activity(): void;
-  /** Trims done so far. */
+  /** Trims done so far (after work and idle passes). */
   readonly trims: number;
   /** Cancels pending trims. */
   stop(): void;
@@ -72,7 +72,7 @@ function exposedGc(): (() => void) | undefined {
 }
 
 /**
- * Creates a trimmer. No trim is pending until the first `activity()`.
+ * Creates a trimmer. The first trim after work waits for the first `activity()`; the idle pass is armed at once.
  *
  * @example
  * ```ts
