@@ -8,7 +8,15 @@
 import { silentLogger } from "../log/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type Counter, type Gauge, Registry } from "../metrics/mod.ts";
-import { type Clock, formatMac, FrameReaders, type FrameSocket, scheduleBurst, systemClock } from "../net/mod.ts";
+import {
+  type Clock,
+  endOfTaskRunner,
+  formatMac,
+  FrameReaders,
+  type FrameSocket,
+  scheduleBurst,
+  systemClock,
+} from "../net/mod.ts";
 import { ARP_REQUEST, encodeArpReplyFromView, encodeGratuitousArp, formatIpv4, ipv4Word, readArp } from "./codec.ts";
 import { arpRequestFilter } from "./filter.ts";
 import type { ArpOffload, ArpOffloadEntry } from "./offload.ts";
@@ -107,8 +115,8 @@ export class ArpResponder {
   readonly #offloaded: Gauge;
   #cancelOffloadCount: () => void = () => {};
   #closed = false;
-  /** An announce changed the owned set; filters are applied once when the current task ends. */
-  #filtersDue = false;
+  /** Filters and the fast path follow the owned set: at the end of the task after announces, at once on withdrawal. */
+  readonly #filters = endOfTaskRunner(() => this.#applyFilters(), { skip: () => this.#closed });
 
   /** Starts reading on the given sockets at once. */
   constructor(options: ArpResponderOptions = {}) {
@@ -190,13 +198,13 @@ export class ArpResponder {
       (interfaces === undefined || [...interfaces].some((name) => !previous.interfaces!.has(name)));
     if (previous !== undefined && !widened) {
       this.#owned.set(word, { ...previous, interfaces });
-      this.#applyFiltersSoon();
+      this.#filters.request();
       return;
     }
     previous?.cancelBurst();
     const ownership: Ownership = { ip: text, interfaces, cancelBurst: () => {} };
     this.#owned.set(word, ownership);
-    this.#applyFiltersSoon();
+    this.#filters.request();
     ownership.cancelBurst = this.#burst(word);
     this.#logger.info("Announcing VIP", { ip: text, interfaces: interfaces ? [...interfaces] : "all" });
   }
@@ -225,7 +233,7 @@ export class ArpResponder {
     if (ownership === undefined) return;
     this.#owned.delete(word);
     ownership.cancelBurst();
-    this.#applyFilters();
+    this.#filters.now();
     this.#logger.info("Withdrew VIP", { ip: ownership.ip });
   }
 
@@ -313,21 +321,7 @@ export class ArpResponder {
     return ownership.interfaces === undefined || ownership.interfaces.has(iface);
   }
 
-  /**
-   * Announcing widens what is answered, and the user-space path reads the owned set directly, so the kernel filter
-   * and fast path may follow at the end of the current task: a reconcile announcing 500 VIPs then rebuilds them
-   * once, not 500 times (each rebuild is linear in the owned VIPs).
-   */
-  #applyFiltersSoon(): void {
-    if (this.#filtersDue) return;
-    this.#filtersDue = true;
-    queueMicrotask(() => {
-      if (this.#filtersDue && !this.#closed) this.#applyFilters();
-    });
-  }
-
   #applyFilters(): void {
-    this.#filtersDue = false;
     for (const socket of this.#readers.sockets()) this.#applyFilter(socket);
     this.#syncOffload();
   }

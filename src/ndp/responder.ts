@@ -11,6 +11,7 @@ import type { Logger } from "../log/mod.ts";
 import { type Counter, Registry } from "../metrics/mod.ts";
 import {
   type Clock,
+  endOfTaskRunner,
   formatMac,
   FrameReaders,
   type FrameSocket,
@@ -87,8 +88,10 @@ export class NdpResponder {
   readonly #logger: Logger;
   readonly #delays: readonly number[];
   readonly #filterTargets: boolean;
-  /** An announce changed the owned set; groups and filters follow when the current task ends. */
-  #syncDue = false;
+  /** Groups and filters follow the owned set: at the end of the task after announces, at once on withdrawal. */
+  readonly #syncAll = endOfTaskRunner(() => {
+    for (const socket of this.#readers.sockets()) this.#sync(socket);
+  }, { skip: () => this.#closed });
   readonly #readers: FrameReaders;
   /** Solicited-node group MACs joined, by interface. */
   readonly #groups = new Map<string, Set<string>>();
@@ -178,13 +181,13 @@ export class NdpResponder {
       (interfaces === undefined || [...interfaces].some((name) => !previous.interfaces!.has(name)));
     if (previous !== undefined && !widened) {
       this.#owned.set(key, { ...previous, interfaces });
-      this.#syncAllSoon();
+      this.#syncAll.request();
       return;
     }
     previous?.cancelBurst();
     const ownership: Ownership = { ip: text, interfaces, cancelBurst: () => {} };
     this.#owned.set(key, ownership);
-    this.#syncAllSoon();
+    this.#syncAll.request();
     ownership.cancelBurst = this.#burst(key);
     this.#logger.info("Announcing VIP", { ip: text, interfaces: interfaces ? [...interfaces] : "all" });
   }
@@ -211,7 +214,7 @@ export class NdpResponder {
     if (ownership === undefined) return;
     this.#owned.delete(key);
     ownership.cancelBurst();
-    this.#syncAll();
+    this.#syncAll.now();
     this.#logger.info("Withdrew VIP", { ip: text });
   }
 
@@ -275,24 +278,6 @@ export class NdpResponder {
 
   #allowed(ownership: Ownership, iface: string): boolean {
     return ownership.interfaces === undefined || ownership.interfaces.has(iface);
-  }
-
-  /**
-   * Announcing widens what is answered, and user space reads the owned set directly, so groups and filters may follow
-   * at the end of the current task: a reconcile announcing 500 VIPs then brings them in line once, not 500 times
-   * (each time is linear in the owned VIPs). Withdrawing still narrows at once.
-   */
-  #syncAllSoon(): void {
-    if (this.#syncDue) return;
-    this.#syncDue = true;
-    queueMicrotask(() => {
-      if (this.#syncDue && !this.#closed) this.#syncAll();
-    });
-  }
-
-  #syncAll(): void {
-    this.#syncDue = false;
-    for (const socket of this.#readers.sockets()) this.#sync(socket);
   }
 
   /** Brings one socket's groups and kernel filter in line with the owned VIPs allowed on its interface. */

@@ -8,6 +8,7 @@ export * from "./bpf.ts";
 export * from "./bpf_syscall.ts";
 export * from "./clock.ts";
 export * from "./ebpf.ts";
+export * from "./end_of_task.ts";
 export * from "./ethernet.ts";
 export * from "./frame_readers.ts";
 export * from "./interface.ts";
