@@ -1,6 +1,7 @@
 import type { EndpointSlice, Node, Service } from "../k8s/types.ts";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { advertisement, alivePeers, FakeClock, FakeHub, model, node, pool, service, slice } from "./_testing.ts";
+import type { Clock } from "./clock.ts";
 import {
   announcerByFamily,
   createL2Controller,
@@ -366,8 +367,11 @@ Deno.test("controller + liveness: a restarting owner takes its address back with
   await clock.advance(10);
 });
 
-Deno.test("controller: urgent pokes reconcile at once, others are spaced by minIntervalMs", async () => {
-  const clock = new FakeClock();
+/** A controller over one Service (minIntervalMs 100) that counts its reads; `onRead` runs on each. */
+function controllerCountingReads(
+  clock: Clock,
+  onRead: () => void = () => {},
+): { controller: L2Controller; reads: () => number } {
   const world = new World();
   world.addService("web", ["198.51.100.200"]);
   let reads = 0;
@@ -378,21 +382,28 @@ Deno.test("controller: urgent pokes reconcile at once, others are spaced by minI
     announcer: new FakeAnnouncer(),
     read: () => {
       reads++;
+      onRead();
       return world.read();
     },
   });
+  return { controller, reads: () => reads };
+}
+
+Deno.test("controller: urgent pokes reconcile at once, others are spaced by minIntervalMs", async () => {
+  const clock = new FakeClock();
+  const { controller, reads } = controllerCountingReads(clock);
   controller.poke();
   controller.poke();
   await clock.advance(0);
-  assertEquals(reads, 1, "the first poke runs at once, the second is coalesced");
+  assertEquals(reads(), 1, "the first poke runs at once, the second is coalesced");
   for (let i = 0; i < 10; i++) {
     controller.poke();
     await clock.advance(10);
   }
-  assertEquals(reads, 2, "a storm of pokes: one more reconcile per 100 ms");
+  assertEquals(reads(), 2, "a storm of pokes: one more reconcile per 100 ms");
   controller.poke(true);
   await clock.advance(0);
-  assertEquals(reads, 3, "urgent: at once");
+  assertEquals(reads(), 3, "urgent: at once");
   controller.stop();
   assertEquals(clock.pending, 0);
 });
@@ -401,31 +412,18 @@ Deno.test("controller: a costly reconcile spaces the next non-urgent one by thre
   const fake = new FakeClock();
   let spent = 0; // time the reconciles "took", on top of the fake clock
   const clock = { now: () => fake.now() + spent, setTimer: (ms: number, fn: () => void) => fake.setTimer(ms, fn) };
-  const world = new World();
-  world.addService("web", ["198.51.100.200"]);
-  let reads = 0;
-  const controller = createL2Controller({
-    nodeName: "node-a",
-    clock,
-    minIntervalMs: 100,
-    announcer: new FakeAnnouncer(),
-    read: () => {
-      reads++;
-      spent += 200;
-      return world.read();
-    },
-  });
+  const { controller, reads } = controllerCountingReads(clock, () => spent += 200);
   controller.poke();
   await fake.advance(0);
-  assertEquals(reads, 1);
+  assertEquals(reads(), 1);
   controller.poke();
   await fake.advance(350); // 200 ms of cost plus 350: 550 ms after the first started, below 3 x 200
-  assertEquals(reads, 1, "not yet: three times the cost has not passed");
+  assertEquals(reads(), 1, "not yet: three times the cost has not passed");
   await fake.advance(50);
-  assertEquals(reads, 2);
+  assertEquals(reads(), 2);
   controller.poke(true);
   await fake.advance(0);
-  assertEquals(reads, 3, "urgent pokes never wait");
+  assertEquals(reads(), 3, "urgent pokes never wait");
   controller.stop();
   assertEquals(fake.pending, 0);
 });
