@@ -302,6 +302,8 @@ export const ENXIO = 6;
 export const EBADF = 9;
 /** EAGAIN (= EWOULDBLOCK), errno-base.h */
 export const EAGAIN = 11;
+/** ENOMEM, errno-base.h */
+export const ENOMEM = 12;
 /** EACCES, errno-base.h */
 export const EACCES = 13;
 /** ENODEV, errno-base.h */

@@ -12,12 +12,10 @@
  * /proc/self/maps is read through libc: Deno refuses /proc to `--allow-read` without `--allow-all`.
  * @module
  */
-import { check, cString, errno, libc, LibcError } from "./libc.ts";
+import { check, cString, ENOMEM, errno, libc, LibcError, O_CLOEXEC, O_RDONLY } from "./libc.ts";
 
 /** MADV_PAGEOUT, include/uapi/asm-generic/mman-common.h (Linux 5.4). */
 export const MADV_PAGEOUT = 21;
-/** O_RDONLY | O_CLOEXEC, include/uapi/asm-generic/fcntl.h */
-const O_RDONLY_CLOEXEC = 0o2000000;
 
 /** One line of /proc/PID/maps. */
 export interface Mapping {
@@ -67,7 +65,7 @@ export interface PageOutResult {
 
 /** Reads a whole /proc file through libc (Deno refuses /proc to --allow-read). */
 export function readProcFile(path: string): string {
-  const fd = check("open", libc().open(cString(path), O_RDONLY_CLOEXEC), path);
+  const fd = check("open", libc().open(cString(path), O_RDONLY | O_CLOEXEC), path);
   try {
     const chunks: Uint8Array[] = [];
     const buffer = new Uint8Array(65536);
@@ -89,7 +87,6 @@ export function readProcFile(path: string): string {
  * skipped.
  */
 export function pageOutCode(): PageOutResult {
-  const ENOMEM = 12;
   const candidates = pageOutCandidates(parseMaps(readProcFile("/proc/self/maps")));
   let bytes = 0;
   let mappings = 0;
