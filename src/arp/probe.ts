@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type Clock, type FrameSocket, systemClock } from "../net/mod.ts";
+import { type Clock, formatMac, type FrameSocket, systemClock } from "../net/mod.ts";
 import { ARP_REQUEST, decodeArp, encodeArpProbe } from "./codec.ts";
 
 /** Options for {@link probeArp}. */
@@ -48,7 +48,7 @@ export async function probeArp(ip: string, options: ProbeArpOptions): Promise<Ar
   const { socket } = options;
   const clock = options.clock ?? systemClock;
   const probe = encodeArpProbe({ mac: socket.mac, ip });
-  const ourMac = [...socket.mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
+  const ourMac = formatMac(socket.mac);
   const stop = new AbortController();
   const send = (): void => {
     try {
