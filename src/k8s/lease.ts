@@ -106,9 +106,53 @@ export class LeaseLock {
   /**
    * Takes the Lease when it is free, released or expired, or renews it when held. Returns true when this candidate
    * holds it afterwards. A lost race (409) returns false. Network and other API errors are thrown.
+   *
+   * A holder whose claim is still valid renews with one write based on the Lease it last wrote, without reading it
+   * first (as client-go does since kubernetes/kubernetes#122069): half the requests of an idle daemon. When that write
+   * conflicts (someone changed the Lease meanwhile), the Lease is read and judged as usual.
    */
   async tryAcquireOrRenew(): Promise<boolean> {
     const now = this.#clock.now();
+    if (this.isHeld() && this.#observed !== undefined) {
+      try {
+        return this.#write(now, await this.#options.leases.update(this.#renewal(this.#observed, now)));
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+      }
+    }
+    return await this.#readAndTry(now);
+  }
+
+  /** The Lease `current` as this holder writes it at `now`: renewed (or taken over), with the annotations. */
+  #renewal(current: Lease, now: number): Lease {
+    const spec = current.spec ?? {};
+    const renewing = spec.holderIdentity === this.#options.identity;
+    const annotations = this.#options.annotations?.();
+    const metadata = annotations
+      ? { ...current.metadata, annotations: { ...current.metadata.annotations, ...annotations } }
+      : current.metadata;
+    return {
+      ...current,
+      metadata,
+      spec: {
+        holderIdentity: this.#options.identity,
+        leaseDurationSeconds: this.#durationMs / 1000,
+        acquireTime: renewing && spec.acquireTime ? spec.acquireTime : microTime(now),
+        renewTime: microTime(now),
+        leaseTransitions: (spec.leaseTransitions ?? 0) + (renewing ? 0 : 1),
+      },
+    };
+  }
+
+  /** Records a successful write made at `now`. */
+  #write(now: number, written: Lease): boolean {
+    this.#observe(written);
+    this.#held = true;
+    this.#renewedAt = now;
+    return true;
+  }
+
+  async #readAndTry(now: number): Promise<boolean> {
     const me = this.#options.identity;
     let current: Lease;
     try {
@@ -127,24 +171,8 @@ export class LeaseLock {
       this.#held = false;
       return false;
     }
-    const renewing = holder === me;
-    const nextSpec: NonNullable<Lease["spec"]> = {
-      holderIdentity: me,
-      leaseDurationSeconds: this.#durationMs / 1000,
-      acquireTime: renewing && spec.acquireTime ? spec.acquireTime : microTime(now),
-      renewTime: microTime(now),
-      leaseTransitions: (spec.leaseTransitions ?? 0) + (renewing ? 0 : 1),
-    };
     try {
-      const annotations = this.#options.annotations?.();
-      const metadata = annotations
-        ? { ...current.metadata, annotations: { ...current.metadata.annotations, ...annotations } }
-        : current.metadata;
-      const written = await this.#options.leases.update({ ...current, metadata, spec: nextSpec });
-      this.#observe(written);
-      this.#held = true;
-      this.#renewedAt = now;
-      return true;
+      return this.#write(now, await this.#options.leases.update(this.#renewal(current, now)));
     } catch (error) {
       if (!isConflict(error)) throw error;
       this.#held = false;
@@ -169,11 +197,7 @@ export class LeaseLock {
       },
     };
     try {
-      const written = await this.#options.leases.create(lease);
-      this.#observe(written);
-      this.#held = true;
-      this.#renewedAt = now;
-      return true;
+      return this.#write(now, await this.#options.leases.create(lease));
     } catch (error) {
       if (!isConflict(error)) throw error;
       this.#held = false;

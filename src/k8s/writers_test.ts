@@ -219,6 +219,39 @@ Deno.test("LeaseLock: one candidate acquires and renews, the other waits for exp
   assert(!(await a.tryAcquireOrRenew()), "a comes back and finds b");
 });
 
+Deno.test("LeaseLock: a valid holder renews with one PUT; a conflict, or an expired claim, reads the Lease first", async () => {
+  const clock = new FakeClock(Date.UTC(2026, 10, 21, 20, 0, 0));
+  const mem = memoryApi();
+  const a = lock(mem.fetch, "node-a", clock);
+  const methods = () => mem.requests.splice(0).map((r) => r.method).join(",");
+  assert(await a.tryAcquireOrRenew());
+  assertEquals(methods(), "GET,POST");
+  await clock.advance(2_000);
+  assert(await a.tryAcquireOrRenew());
+  assertEquals(methods(), "PUT", "renewal of a valid claim: no GET");
+
+  // Someone else writes the Lease (an annotation): the blind renewal conflicts, the Lease is read and renewed.
+  const stored = mem.objects.get(LEASE_PATH)!;
+  const meta = stored.metadata as Record<string, unknown>;
+  mem.objects.set(LEASE_PATH, { ...stored, metadata: { ...meta, resourceVersion: "9999", annotations: { x: "y" } } });
+  await clock.advance(2_000);
+  assert(await a.tryAcquireOrRenew(), "still the holder after the conflict");
+  assertEquals(methods(), "PUT,GET,PUT");
+  assertEquals((mem.objects.get(LEASE_PATH) as unknown as Lease).metadata.annotations, { x: "y" });
+
+  // Taken over while a's claim lapsed: a reads first, and a live holder is left alone.
+  await clock.advance(15_000);
+  const taken = mem.objects.get(LEASE_PATH)!;
+  mem.objects.set(LEASE_PATH, {
+    ...taken,
+    metadata: { ...(taken.metadata as Record<string, unknown>), resourceVersion: "10000" },
+    spec: { ...(taken.spec as Record<string, unknown>), holderIdentity: "node-b", renewTime: microTime(clock.now()) },
+  });
+  assert(!(await a.tryAcquireOrRenew()));
+  assertEquals(methods(), "GET");
+  assertEquals(a.holder, "node-b");
+});
+
 Deno.test("LeaseLock: two candidates racing on the same version never both win", async () => {
   const clock = new FakeClock();
   const mem = memoryApi();
