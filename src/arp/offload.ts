@@ -33,6 +33,7 @@ import {
   loadBpfProgram,
   lookupBpfMap,
   monotonicNs,
+  repeat,
   systemClock,
   updateBpfMap,
 } from "../net/mod.ts";
@@ -48,6 +49,8 @@ export const DEFAULT_OFFLOAD_LEASE_MS = 800;
 /** How often the lease is moved forward (the heartbeat interval). */
 export const DEFAULT_OFFLOAD_REFRESH_MS = 200;
 const DEFAULT_MAX_ENTRIES = 8192;
+/** The lease map's only key (index 0 of a one-element array map). */
+const LEASE_KEY = new Uint8Array(4);
 
 /** Options for {@link ArpOffload.open}. */
 export interface ArpOffloadOptions {
@@ -102,6 +105,9 @@ export class ArpOffload {
   #unreported = new Map<number, number>();
   #cancelRefresh: () => void = () => {};
   #closed = false;
+  /** The lease map's value (the deadline), reused by every refresh. */
+  readonly #leaseValue = new Uint8Array(8);
+  readonly #leaseView = new DataView(this.#leaseValue.buffer);
 
   private constructor(fds: { program: number; vipMap: number; leaseMap: number }, options: ArpOffloadOptions) {
     this.#programFd = fds.program;
@@ -112,6 +118,7 @@ export class ArpOffload {
     this.#leaseNs = BigInt(Math.round((options.leaseMs ?? DEFAULT_OFFLOAD_LEASE_MS) * 1e6));
     this.#refreshMs = options.refreshMs ?? DEFAULT_OFFLOAD_REFRESH_MS;
     this.#refresh();
+    this.#cancelRefresh = repeat(this.#clock, this.#refreshMs, () => this.#refresh());
   }
 
   /** Creates the maps and loads the program; throws an Error with a one-line reason when the kernel refuses. */
@@ -244,16 +251,14 @@ export class ArpOffload {
     for (const fd of [this.#programFd, this.#vipMapFd, this.#leaseMapFd]) libc().close(fd);
   }
 
-  /** Moves the lease forward now and schedules the next refresh. */
+  /** Moves the lease forward now. */
   #refresh(): void {
     if (this.#closed) return;
-    const value = new Uint8Array(8);
-    new DataView(value.buffer).setBigUint64(0, monotonicNs() + this.#leaseNs, true);
+    this.#leaseView.setBigUint64(0, monotonicNs() + this.#leaseNs, true);
     try {
-      updateBpfMap(this.#leaseMapFd, new Uint8Array(4), value);
+      updateBpfMap(this.#leaseMapFd, LEASE_KEY, this.#leaseValue);
     } catch (error) {
       this.#logger.warnOnce("arp-offload-lease", "Cannot refresh the kernel fast path's lease", { error });
     }
-    this.#cancelRefresh = this.#clock.setTimer(this.#refreshMs, () => this.#refresh());
   }
 }

@@ -100,8 +100,15 @@ export function createBpfMap(options: BpfMapOptions): number {
   return bpf(BPF_MAP_CREATE, bytes, `bpf(BPF_MAP_CREATE ${options.name})`);
 }
 
+/**
+ * The attribute of the map element calls, written afresh for each call: they run often (the ARP fast path's lease is
+ * refreshed every 200 ms) and synchronously, so one buffer serves them all and an idle daemon makes no garbage here.
+ */
+const elementAttrBuffer = newAttr();
+
 function elementAttr(mapFd: number, key: Uint8Array<ArrayBuffer>, value?: Uint8Array<ArrayBuffer>, flags = 0) {
-  const { bytes, view } = newAttr();
+  const { bytes, view } = elementAttrBuffer;
+  bytes.fill(0);
   view.setUint32(0, mapFd, true);
   view.setBigUint64(8, address(key), true);
   if (value !== undefined) view.setBigUint64(16, address(value), true);
@@ -261,11 +268,16 @@ export function createBpfLink(options: { programFd: number; ifindex: number; att
 
 /** CLOCK_MONOTONIC now in nanoseconds: the clock `bpf_ktime_get_ns` reads. */
 export function monotonicNs(): bigint {
-  const timespec = new Uint8Array(16);
-  check("clock_gettime", libc().clock_gettime(CLOCK_MONOTONIC, timespec));
-  const view = new DataView(timespec.buffer);
+  const { bytes, view } = timespecBuffer;
+  check("clock_gettime", libc().clock_gettime(CLOCK_MONOTONIC, bytes));
   return view.getBigInt64(0, true) * 1_000_000_000n + view.getBigInt64(8, true);
 }
+
+/** struct timespec for {@link monotonicNs}, reused: it is read every 200 ms. */
+const timespecBuffer = (() => {
+  const bytes = new Uint8Array(16);
+  return { bytes, view: new DataView(bytes.buffer) };
+})();
 
 /** CLOCK_MONOTONIC, uapi/linux/time.h */
 const CLOCK_MONOTONIC = 1;

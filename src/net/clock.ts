@@ -3,4 +3,4 @@
  * and the daemon passes one object to every part.
  * @module
  */
-export { type Clock, systemClock } from "../clock/mod.ts";
+export { type Clock, repeat, systemClock } from "../clock/mod.ts";
