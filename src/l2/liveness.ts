@@ -373,8 +373,15 @@ export function createLiveness(options: LivenessOptions): Liveness {
     return out;
   }
 
+  function anyPeerAddress(): boolean {
+    for (const p of peers.values()) if (p.endpoint.address !== undefined) return true;
+    return false;
+  }
+
   function broadcast(flags: { leaving: boolean }): void {
     sequence = (sequence + 1) >>> 0;
+    // Alone (a one-node cluster, or before any peer is known) there is no one to tell; no heartbeat is built.
+    if (!anyPeerAddress()) return;
     const bytes = encodeHeartbeat(
       {
         cluster,
