@@ -17,9 +17,8 @@
  * or a burst still busy after 30 s, is cut short and its figures marked as lower bounds (">"). Exit status 77 means
  * "cannot run here" (not root, no namespaces, no bundle); bench/run.ts reports it as skipped.
  *
- * The first start of a bundle Deno has not seen yet compiles it and writes V8's code cache, and holds about 15 MB more
- * for its whole life; it gets a row of its own (on a copy of the bundle with unique content), and every other run
- * finds the cache warm, as a restart does.
+ * The daemon ships with `--no-code-cache`, so its first start and every restart are alike; only the tuning row that
+ * keeps V8's code cache is measured after a warm-up start that writes the cache.
  *
  * Measured per run, on a fresh daemon:
  * - ready: from spawn, and from the fake API server's first request, to the first `/readyz` 200 (curl every 10 ms
@@ -649,25 +648,6 @@ function count(n: number): string {
 
 // ---------------------------------------------------------------------------------------------------- parts
 
-/**
- * The first start of a bundle Deno has not seen (a fresh build, an upgrade) compiles it and writes V8's code cache;
- * measured separately, on a copy with unique content, idle. Then one discarded start of the bundle under test, so that
- * the table's runs all find its code cache warm, as every later restart does.
- */
-async function coldStart(setting: Setting): Promise<RunResult> {
-  const dir = await Deno.makeTempDir({ prefix: "metallite-footprint-" });
-  try {
-    const script = `${dir}/metallite-cold.js`;
-    await Deno.writeTextFile(script, `${await Deno.readTextFile(BUNDLE)}\n// ${crypto.randomUUID()}\n`);
-    await using cluster = await benchCluster(0);
-    const cold = await runDaemon(cluster, { setting, services: 0, idleSeconds: Math.min(IDLE_SECONDS, 5), script });
-    await runDaemon(cluster, { setting, services: 0, idleSeconds: 0 });
-    return cold;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function sizesPart(): Promise<void> {
   const flags = values["v8-flags"];
   const denoFlags = values["deno-flags"]?.split(" ").filter(Boolean);
@@ -677,7 +657,6 @@ async function sizesPart(): Promise<void> {
   }
   console.log(`## Footprint by number of Services (${setting.name}; idle window ${IDLE_SECONDS} s)\n`);
   const floor = await measureFloor(setting);
-  const cold = await coldStart(setting);
   const results: RunResult[] = [];
   for (const services of SIZES) {
     await using cluster = await benchCluster(services);
@@ -699,9 +678,9 @@ async function sizesPart(): Promise<void> {
     "-",
     "-",
   ]];
-  for (const r of [cold, ...results]) {
+  for (const r of results) {
     rows.push([
-      r === cold ? "0 Services, first start (cold code cache)" : `${count(r.services)} Services`,
+      `${count(r.services)} Services`,
       String(addressesFor(r.services)),
       mb(r.proc.rss),
       mb(r.proc.anon),
@@ -732,9 +711,6 @@ async function sizesPart(): Promise<void> {
   for (const r of results) if (r.died) console.log(`${count(r.services)} Services: the daemon died: ${r.died}`);
 
   const idle = results.find((r) => r.services === 0 && !r.died);
-  if (idle && !cold.died) {
-    console.log(`\nthe first start of a new bundle holds ${mb(cold.proc.rss - idle.proc.rss)} MB more while idle`);
-  }
   const grown = results.filter((r) => r.services > 0 && !r.died);
   if (idle && grown.length > 0) {
     console.log(`\ngrowth per Service, against idle`);
@@ -775,7 +751,7 @@ async function tuningPart(settings: readonly Setting[]): Promise<void> {
   );
   await using idleCluster = await benchCluster(0);
   await using loadedCluster = await benchCluster(TUNING_SERVICES);
-  // Warm the bundle's code cache, so that the first setting is not charged for compiling it (see coldStart()).
+  // Warm the bundle's code cache for the setting that keeps it (the shipped runtime has none).
   await runDaemon(idleCluster, { setting: SHIPPED, services: 0, idleSeconds: 0 });
   const rows: string[][] = [];
   for (const setting of settings) {
