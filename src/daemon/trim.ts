@@ -8,6 +8,8 @@
  *    (about 200 -> 120 MB at 1,000 Services when measured);
  * 3. optionally, page-out of code (`pageOut`, see src/net/page_out.ts): the pages of the runtime's own executable
  *    that start-up touched once stay resident for good; the kernel drops them and faults back what is used again.
+ *    Once the daemon has been quiet for two more minutes it pages out a second time (`settlePageOutMs`): settling
+ *    into its idle loop (V8 optimizing that loop's code, the first idle collections) touches code once too.
  *
  * It runs a moment after the last sign of work (a cache or model change) and only when no API request is running or
  * queued, at most once per `minIntervalMs`. An idle daemon also runs steps 1 and 2 every `idleIntervalMs`: its I/O
@@ -45,6 +47,12 @@ export interface HeapTrimmerOptions {
   minIntervalMs?: number;
   /** While idle, collect and trim (no page-out) this long after the last trim; default 30,000 ms; Infinity: never. */
   idleIntervalMs?: number;
+  /**
+   * The first idle pass this long after a page-out that followed work pages out once more; default 120,000 ms. What
+   * the daemon ran only while settling after that page-out (V8 optimizing the code of its idle loop, the first idle
+   * collections) is handed back too; what the idle loop still runs faults back in once.
+   */
+  settlePageOutMs?: number;
   /** Clock; default the system clock. */
   clock?: Clock;
   /** Logger. */
@@ -88,6 +96,9 @@ export function createHeapTrimmer(options: HeapTrimmerOptions): HeapTrimmer {
   const quietMs = options.quietMs ?? 2_000;
   const minIntervalMs = options.minIntervalMs ?? 30_000;
   const idleIntervalMs = options.idleIntervalMs ?? 30_000;
+  const settlePageOutMs = options.settlePageOutMs ?? 120_000;
+  /** When the settling page-out is due (set by a page-out after work, cleared once done). */
+  let settleDueAt: number | undefined;
   const log = options.log;
   let lastActivity = -Infinity;
   let lastTrim = -Infinity;
@@ -112,7 +123,7 @@ export function createHeapTrimmer(options: HeapTrimmerOptions): HeapTrimmer {
         lastRelease = clock.now();
         return armIdle();
       }
-      release(false);
+      release(settleDueAt !== undefined && clock.now() >= settleDueAt ? "settle" : "idle");
     });
   }
   armIdle();
@@ -131,11 +142,12 @@ export function createHeapTrimmer(options: HeapTrimmerOptions): HeapTrimmer {
       lastActivity = clock.now();
       return arm();
     }
-    release(true);
+    release("work");
   }
 
-  /** Runs the steps; page-out only after work (`withPageOut`), not on the idle pass. */
-  function release(withPageOut: boolean): void {
+  /** Runs the steps; page-out after work and once when settled, not on the other idle passes. */
+  function release(kind: "work" | "idle" | "settle"): void {
+    const withPageOut = kind !== "idle";
     const before = Deno.memoryUsage().rss;
     const started = performance.now();
     collectGarbage?.();
@@ -156,13 +168,15 @@ export function createHeapTrimmer(options: HeapTrimmerOptions): HeapTrimmer {
       }
     }
     trims++;
-    if (withPageOut) lastTrim = clock.now();
+    if (kind === "work") lastTrim = clock.now();
+    if (kind === "work") settleDueAt = pagedOutMiB === undefined ? undefined : clock.now() + settlePageOutMs;
+    if (kind === "settle") settleDueAt = undefined;
     lastRelease = clock.now();
     armIdle();
     log.debug("returned freed memory to the system", {
       rssBeforeMiB: Math.round(before / 1048576),
       rssAfterMiB: Math.round(Deno.memoryUsage().rss / 1048576),
-      ...(pagedOutMiB === undefined ? {} : { codeAdvisedMiB: pagedOutMiB }),
+      ...(pagedOutMiB === undefined ? {} : { codeAdvisedMiB: pagedOutMiB, pass: kind }),
       ms: Math.round(performance.now() - started),
     });
   }

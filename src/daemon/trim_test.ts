@@ -157,3 +157,32 @@ Deno.test("HeapTrimmer collects and trims every idleIntervalMs while idle, witho
   await clock.advance(120_000);
   assertEquals(steps.length, 9);
 });
+
+Deno.test("HeapTrimmer pages out once more when settled: the first idle pass settlePageOutMs after work's page-out", async () => {
+  const clock = new FakeClock();
+  const pageOuts: number[] = [];
+  const trimmer = createHeapTrimmer({
+    trim: () => {},
+    pageOut: () => (pageOuts.push(clock.now()), { bytes: 1 }),
+    clock,
+    log: silentLogger,
+    quietMs: 1000,
+    idleIntervalMs: 30_000,
+    settlePageOutMs: 100_000,
+  });
+  const start = clock.now();
+  await clock.advance(60_000); // idle passes before any work: never a page-out
+  assertEquals(pageOuts, []);
+  trimmer.activity();
+  await clock.advance(1000);
+  assertEquals(pageOuts.map((t) => t - start), [61_000]); // after work
+  await clock.advance(300_000);
+  // Idle passes at +30, +60, +90 s do not page out; the one at +120 s (the first past +100 s) does, and no later one.
+  assertEquals(pageOuts.map((t) => t - start), [61_000, 181_000]);
+  assertEquals(trimmer.trims, 2 + 1 + 10); // idle passes at 30 and 60 s, the work trim, ten idle passes
+  // New work starts it over.
+  trimmer.activity();
+  await clock.advance(1000 + 120_000);
+  assertEquals(pageOuts.length, 4);
+  trimmer.stop();
+});
