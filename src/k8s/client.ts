@@ -124,6 +124,12 @@ export interface ListResult<T> {
 
 // A watch line larger than this is not a Kubernetes object but garbage without newlines.
 const MAX_WATCH_LINE = 16 * 1024 * 1024;
+/**
+ * Bytes a watch reads at a time, into one buffer of its own that every read reuses. Left to itself, a fetch body
+ * stream allocates a fresh 64 KiB buffer for each read and keeps one waiting per open stream: with a dozen watches
+ * open and an event or bookmark now and then, that is most of an idle daemon's C-heap garbage.
+ */
+const WATCH_READ_BYTES = 16 * 1024;
 const WATCH_TYPES = new Set(["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -571,7 +577,7 @@ export class KubeClient {
         controller.abort();
       });
     };
-    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    let reader: WatchReader | undefined;
     let status = 0;
     try {
       arm();
@@ -604,7 +610,7 @@ export class KubeClient {
         throw this.#apiError("WATCH", path, status, text);
       }
       if (response.body === null) return;
-      reader = response.body.getReader();
+      reader = watchReader(response.body);
       const decoder = new TextDecoder();
       let buffer = "";
       for (;;) {
@@ -649,6 +655,34 @@ export class KubeClient {
       await reader?.cancel().catch(() => {});
     }
   }
+}
+
+/** A watch body's reader: `read()` as a default reader's, `cancel()` to stop. */
+interface WatchReader {
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  cancel(): Promise<void>;
+}
+
+/**
+ * Reads `body` into one {@link WATCH_READ_BYTES} buffer that each read hands back for the next (a BYOB reader); a
+ * body that is not a byte stream is read with its default reader.
+ */
+function watchReader(body: ReadableStream<Uint8Array>): WatchReader {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    return body.getReader();
+  }
+  let view = new Uint8Array(WATCH_READ_BYTES);
+  return {
+    async read() {
+      const result = await byob.read(view);
+      if (result.value) view = new Uint8Array(result.value.buffer);
+      return result.done ? { done: true } : { done: false, value: result.value! };
+    },
+    cancel: () => byob.cancel(),
+  };
 }
 
 function parseWatchLine<T extends KubeObject>(line: string, path: string): WatchEvent<T> {

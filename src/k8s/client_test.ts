@@ -165,6 +165,40 @@ Deno.test("KubeClient.watch() joins events split across chunks and reads a last 
   assertEquals(requests[0]?.url.search, "?watch=1&resourceVersion=7&allowWatchBookmarks=true");
 });
 
+Deno.test("KubeClient.watch() reads a byte stream into one reused buffer, across events longer than a read", async () => {
+  const small = service("big", "8") as { metadata: Record<string, unknown> };
+  // Over two 16 KiB reads.
+  const big = { ...small, metadata: { ...small.metadata, annotations: { filler: "x".repeat(40_000) } } };
+  const text = [
+    JSON.stringify({ type: "ADDED", object: big }),
+    JSON.stringify({ type: "MODIFIED", object: service("small", "9") }),
+  ].join("\n") + "\n";
+  const bytes = new TextEncoder().encode(text);
+  let offset = 0;
+  const buffers = new Set<number>();
+  const body = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view!;
+      buffers.add(view.byteLength);
+      const n = Math.min(view.byteLength, bytes.length - offset);
+      if (n === 0) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      new Uint8Array(view.buffer, view.byteOffset, n).set(bytes.subarray(offset, offset + n));
+      offset += n;
+      request.respond(n);
+    },
+  });
+  // Straight to the client: scriptedFetch's abortable wrapper would put a default stream in between.
+  const client = new KubeClient({ config, fetch: () => Promise.resolve(new Response(body)) });
+  assertEquals(await collect(client.watch("/api/v1/services")), ["ADDED:big", "MODIFIED:small"]);
+  assertEquals([...buffers], [16 * 1024], "every read offers the same 16 KiB buffer");
+});
+
 Deno.test("KubeClient.watch() rejects a line that is not a watch event", async () => {
   const stream = new Stream();
   const { fetch } = scriptedFetch(() => stream.response);
