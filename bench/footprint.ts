@@ -7,7 +7,7 @@
  * only keeps the event loop alive, with the same permissions and flags.
  *
  *   scripts/deno task bundle && scripts/deno run -A bench/footprint.ts [--quick] [--part all|sizes|tuning]
- *       [--sizes 0,100,1000,10000] [--idle-seconds 60] [--bundle other.js] [--v8-flags=--a,--b]
+ *       [--sizes 0,100,1000,10000] [--idle-seconds 180] [--bundle other.js] [--v8-flags=--a,--b]
  *       [--deno-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * `--bundle` measures another build of the daemon (say, a candidate fix) with the same harness; `--v8-flags` runs the
@@ -25,11 +25,13 @@
  *   inside the node's namespace) that comes after the daemon asked for the Services;
  * - settled: every address announced (`metallite_l2_owned_addresses`) and no request to the API server for 1 s
  *   (status objects and Events written); the CPU used until then is the start-up cost;
- * - after an idle window (60 s: the daemon pages its code out about 2 s after it settles, and what it still runs
- *   faults back in over the next tens of seconds; its idle upkeep runs every 30 s): RSS (VmRSS, and its anonymous
- *   part; the rest is the runtime's mapped pages) and threads
+ * - after an idle window (180 s: the daemon pages its code out about 2 s after it settles, and what it still runs
+ *   faults back in over the next tens of seconds; its idle upkeep runs every 30 s, and pages out once more two minutes
+ *   later): RSS (VmRSS, and its anonymous part; the rest is the runtime's mapped pages) and threads
  *   from /proc/PID/status, heap from `process_heap_bytes`; the window's CPU (utime + stime from /proc/PID/stat,
- *   every thread) is the idle CPU;
+ *   every thread) is the idle CPU. RSS is also sampled every 5 s, and the table gives the lowest and highest sample
+ *   of the window's last minute beside the final one, so one sample's luck (just before or after an idle
+ *   collection) shows;
  * - a reconcile burst: every Service's annotations changed at once; CPU until the daemon is quiet again.
  *
  * Addresses: only documentation ranges may be used on the wire, so the pools are 203.0.113.1-254 and 192.0.2.1-254
@@ -75,7 +77,7 @@ if (SIZES.some((n) => !Number.isInteger(n) || n < 0)) {
   console.error(`footprint: --sizes "${values.sizes}" is not valid: expected counts like 0,100,1000`);
   Deno.exit(2);
 }
-const IDLE_SECONDS = Number(values["idle-seconds"] ?? (QUICK ? 5 : 60));
+const IDLE_SECONDS = Number(values["idle-seconds"] ?? (QUICK ? 5 : 180));
 /** Idle window of the tuning runs (each setting runs twice, so this sets most of the tuning part's length). */
 const TUNING_IDLE_SECONDS = QUICK ? 3 : 30;
 const TUNING_SERVICES = 1000;
@@ -307,6 +309,19 @@ async function benchCluster(services: number): Promise<Cluster> {
   }
 }
 
+/** Waits `windowMs`, sampling RSS every 5 s; returns the range of the samples in the window's last minute. */
+async function sampleIdleRss(pid: number, windowMs: number): Promise<{ min: number; max: number }> {
+  const end = performance.now() + windowMs;
+  const recent: number[] = [];
+  for (;;) {
+    const left = end - performance.now();
+    if (left <= 0) break;
+    await sleep(Math.min(5000, left));
+    if (end - performance.now() <= 60_000) recent.push(sampleProc(pid).rss);
+  }
+  return recent.length === 0 ? { min: NaN, max: NaN } : { min: Math.min(...recent), max: Math.max(...recent) };
+}
+
 /** Removes what a previous daemon wrote (status objects, Events, its Lease), so that each run starts alike. */
 function clearDaemonWrites(cluster: Cluster): void {
   for (const resource of ["servicel2statuses", "events", "events.events.k8s.io", "leases"]) {
@@ -449,6 +464,8 @@ interface RunResult {
   settledInTime: boolean;
   /** At the end of the idle window. */
   proc: ProcSample;
+  /** Lowest and highest RSS sampled (every 5 s) in the idle window's last minute, bytes. */
+  idleRss: { min: number; max: number };
   heap: number | undefined;
   /** Idle CPU as a fraction of one core. */
   idleCpu: number;
@@ -532,7 +549,7 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
 
     const idleFrom = cpuSeconds(pid);
     const idleStarted = performance.now();
-    await sleep(options.idleSeconds * 1000);
+    const idleRss = await sampleIdleRss(pid, options.idleSeconds * 1000);
     const idleCpu = (cpuSeconds(pid) - idleFrom) / ((performance.now() - idleStarted) / 1000);
     const proc = sampleProc(pid);
     const heap = (await scrape(cluster, node)).get("process_heap_bytes");
@@ -547,6 +564,7 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
       startupCpu,
       settledInTime,
       proc,
+      idleRss,
       heap,
       idleCpu,
     };
@@ -568,6 +586,7 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
       startupCpu: NaN,
       settledInTime: false,
       proc: { rss: NaN, anon: NaN, peak: NaN, threads: NaN, cpu: NaN },
+      idleRss: { min: NaN, max: NaN },
       heap: undefined,
       idleCpu: NaN,
       died: `${causeOfDeath(daemon.output(), status)} ${((wallMs() - spawnedAt) / 1000).toFixed(1)} s after spawn`,
@@ -642,6 +661,11 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
+/** Final RSS with the last minute's range, e.g. "39.2 (38.1-40.0)". */
+function rssWithRange(r: RunResult): string {
+  return `${mb(r.proc.rss)} (last minute ${mb(r.idleRss.min)}-${mb(r.idleRss.max)})`;
+}
+
 function count(n: number): string {
   return n.toLocaleString("en");
 }
@@ -668,6 +692,7 @@ async function sizesPart(): Promise<void> {
     "runtime floor (empty script)",
     "-",
     mb(floor.rss),
+    "-",
     mb(floor.anon),
     "-",
     String(floor.threads),
@@ -683,6 +708,7 @@ async function sizesPart(): Promise<void> {
       `${count(r.services)} Services`,
       String(addressesFor(r.services)),
       mb(r.proc.rss),
+      `${mb(r.idleRss.min)}-${mb(r.idleRss.max)}`,
       mb(r.proc.anon),
       mb(r.heap),
       Number.isNaN(r.proc.threads) ? "-" : String(r.proc.threads),
@@ -698,6 +724,7 @@ async function sizesPart(): Promise<void> {
     "daemon",
     "VIPs",
     "RSS MB",
+    "RSS last min",
     "anon MB",
     "heap MB",
     "threads",
@@ -729,9 +756,9 @@ async function sizesPart(): Promise<void> {
   const at1000 = results.find((r) => r.services === 1000);
   const early = results.filter((r) => r.earlyReady).length;
   console.log(
-    `\ngoals (issue 6): RSS idle < 40 MB: ${idle ? mb(idle.proc.rss) : "-"} MB` +
+    `\ngoals (issue 6): RSS idle < 40 MB: ${idle ? rssWithRange(idle) : "-"} MB` +
       ` (runtime floor ${mb(floor.rss)} MB); RSS with 1,000 Services < 60 MB: ${
-        at1000 ? mb(at1000.proc.rss) : "-"
+        at1000 ? rssWithRange(at1000) : "-"
       } MB;` +
       ` idle CPU near zero: ${idle ? pct(idle.idleCpu) : "-"} %;` +
       ` ready < 1 s after the API server answers: ${results.map((r) => ms(r.readyFromApi)).join(" / ")} ms`,
