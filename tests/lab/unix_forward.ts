@@ -70,7 +70,15 @@ export function forwardTcpToUnix(options: ForwardOptions): Forwarder {
     Deno.stderr.writeSync(new TextEncoder().encode(`unix_forward: ${message}\n`));
   });
   const listener: Deno.Listener = options.tls
-    ? Deno.listenTls({ hostname, port, transport: "tcp", cert: options.tls.cert, key: options.tls.key })
+    ? Deno.listenTls({
+      hostname,
+      port,
+      transport: "tcp",
+      cert: options.tls.cert,
+      key: options.tls.key,
+      // As a real API server does: clients that speak HTTP/2 multiplex their watches on one connection.
+      alpnProtocols: ["h2", "http/1.1"],
+    })
     : Deno.listen({ hostname, port, transport: "tcp" });
   const open = new Set<Deno.Conn>();
   const handlers = new Set<Promise<void>>();
