@@ -7,12 +7,12 @@
  * only keeps the event loop alive, with the same permissions and flags.
  *
  *   scripts/deno task bundle && scripts/deno run -A bench/footprint.ts [--quick] [--part all|sizes|tuning]
- *       [--sizes 0,100,1000,10000] [--idle-seconds 180] [--bundle other.js] [--v8-flags=--a,--b]
+ *       [--sizes 0,100,1000,10000] [--idle-seconds 240] [--bundle other.js] [--v8-flags=--a,--b]
  *       [--deno-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"]
  *
  * `--bundle` measures another build of the daemon (say, a candidate fix) with the same harness; `--v8-flags` runs the
  * sizes part with other V8 flags than the shipped ones, `--deno-flags` with extra `deno run` flags (a CPU profile, say). The default part `all` is the sizes table plus a short
- * comparison (V8's defaults, what ships, and what ships with `--page-out off`) and takes about 12 minutes;
+ * comparison (V8's defaults, what ships, and what ships with `--page-out off`) and takes about 25 minutes;
  * `--part tuning` compares every flag one at a time (about 20 minutes more). A run that has not settled within 60 s,
  * or a burst still busy after 30 s, is cut short and its figures marked as lower bounds (">"). Exit status 77 means
  * "cannot run here" (not root, no namespaces, no bundle); bench/run.ts reports it as skipped.
@@ -25,9 +25,9 @@
  *   inside the node's namespace) that comes after the daemon asked for the Services;
  * - settled: every address announced (`metallite_l2_owned_addresses`) and no request to the API server for 1 s
  *   (status objects and Events written); the CPU used until then is the start-up cost;
- * - after an idle window (180 s: the daemon pages its code out about 2 s after it settles, and what it still runs
+ * - after an idle window (240 s: the daemon pages its code out about 2 s after it settles, and what it still runs
  *   faults back in over the next tens of seconds; its idle upkeep runs every 30 s, and pages out once more two minutes
- *   later): RSS (VmRSS, and its anonymous part; the rest is the runtime's mapped pages) and threads
+ *   later, so the window's last minute starts a minute after that): RSS (VmRSS, and its anonymous part; the rest is the runtime's mapped pages) and threads
  *   from /proc/PID/status, heap from `process_heap_bytes`; the window's CPU (utime + stime from /proc/PID/stat,
  *   every thread) is the idle CPU. RSS is also sampled every 5 s, and the table gives the lowest and highest sample
  *   of the window's last minute beside the final one, so one sample's luck (just before or after an idle
@@ -77,7 +77,7 @@ if (SIZES.some((n) => !Number.isInteger(n) || n < 0)) {
   console.error(`footprint: --sizes "${values.sizes}" is not valid: expected counts like 0,100,1000`);
   Deno.exit(2);
 }
-const IDLE_SECONDS = Number(values["idle-seconds"] ?? (QUICK ? 5 : 180));
+const IDLE_SECONDS = Number(values["idle-seconds"] ?? (QUICK ? 5 : 240));
 /** Idle window of the tuning runs (each setting runs twice, so this sets most of the tuning part's length). */
 const TUNING_IDLE_SECONDS = QUICK ? 3 : 30;
 const TUNING_SERVICES = 1000;
@@ -224,7 +224,7 @@ const TUNING_FULL: Setting[] = [
   { ...SHIPPED, name: "shipped, but no --expose-gc", v8: V8_FLAGS.filter((f) => f !== "--expose-gc") },
   { ...SHIPPED, name: "shipped, but with V8's code cache", runtime: [] },
 ];
-/** The default run's short comparison, which keeps the default run near 12 minutes. */
+/** The default run's short comparison (three settings). */
 const TUNING_SHORT: Setting[] = [V8_DEFAULTS, SHIPPED, PAGE_OUT_OFF];
 
 // ---------------------------------------------------------------------------------------------------- the cluster
