@@ -661,9 +661,14 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
-/** Final RSS with the last minute's range, e.g. "39.2 (38.1-40.0)". */
+/** The idle window's last-minute RSS range, e.g. "38.1-40.0". */
+function idleRange(r: RunResult): string {
+  return `${mb(r.idleRss.min)}-${mb(r.idleRss.max)}`;
+}
+
+/** Final RSS with the last minute's range, e.g. "39.2 (last minute 38.1-40.0)". */
 function rssWithRange(r: RunResult): string {
-  return `${mb(r.proc.rss)} (last minute ${mb(r.idleRss.min)}-${mb(r.idleRss.max)})`;
+  return `${mb(r.proc.rss)} (last minute ${idleRange(r)})`;
 }
 
 function count(n: number): string {
@@ -708,7 +713,7 @@ async function sizesPart(): Promise<void> {
       `${count(r.services)} Services`,
       String(addressesFor(r.services)),
       mb(r.proc.rss),
-      `${mb(r.idleRss.min)}-${mb(r.idleRss.max)}`,
+      idleRange(r),
       mb(r.proc.anon),
       mb(r.heap),
       Number.isNaN(r.proc.threads) ? "-" : String(r.proc.threads),
