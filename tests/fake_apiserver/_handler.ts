@@ -29,6 +29,10 @@ export interface RequestRecord {
   name?: string;
   status: number;
   userAgent?: string;
+  /** Wall-clock ms (performance.timeOrigin + now) when the request arrived. */
+  receivedAt?: number;
+  /** Wall-clock ms when its response (headers; a body may still stream) was ready. */
+  answeredAt?: number;
 }
 
 /** The handler's options. */
@@ -223,6 +227,7 @@ export class Handler {
       resource: "",
       group: "",
       status: 0,
+      receivedAt: performance.timeOrigin + performance.now(),
     };
     const ua = request.headers.get("user-agent");
     if (ua !== null) record.userAgent = ua;
@@ -235,6 +240,7 @@ export class Handler {
       else response = json(statusBody(500, "InternalError", `Internal error occurred: ${String(error)}`), 500);
     }
     record.status = response.status;
+    record.answeredAt = performance.timeOrigin + performance.now();
     return response;
   }
 
