@@ -8,10 +8,11 @@
  *
  *   scripts/deno task bundle && scripts/deno run -A bench/footprint.ts [--quick] [--part all|sizes|tuning]
  *       [--sizes 0,100,1000,10000] [--idle-seconds 240] [--bundle other.js] [--v8-flags=--a,--b]
- *       [--deno-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *       [--deno-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"] [--timeline DIR]
  *
  * `--bundle` measures another build of the daemon (say, a candidate fix) with the same harness; `--v8-flags` runs the
- * sizes part with other V8 flags than the shipped ones, `--deno-flags` with extra `deno run` flags (a CPU profile, say). The default part `all` is the sizes table plus a short
+ * sizes part with other V8 flags than the shipped ones, `--deno-flags` with extra `deno run` flags (a CPU profile, say),
+ * `--timeline` writes each run's API requests until ready (arrival, ms to answer) and the daemon's output to a directory. The default part `all` is the sizes table plus a short
  * comparison (V8's defaults, what ships, and what ships with `--page-out off`) and takes about 25 minutes;
  * `--part tuning` compares every flag one at a time (about 20 minutes more). A run that has not settled within 60 s,
  * or a burst still busy after 30 s, is cut short and its figures marked as lower bounds (">"). Exit status 77 means
@@ -22,7 +23,9 @@
  *
  * Measured per run, on a fresh daemon:
  * - ready: from spawn, and from the fake API server's first request, to the first `/readyz` 200 (curl every 10 ms
- *   inside the node's namespace) that comes after the daemon asked for the Services;
+ *   inside the node's namespace) that comes after the daemon asked for the Services; and, from that first request,
+ *   "listed": when the daemon has listed every Service and EndpointSlice (it then starts watching both), so that what
+ *   comes between listed and ready is time the daemon's event loop could not answer;
  * - settled: every address announced (`metallite_l2_owned_addresses`) and no request to the API server for 1 s
  *   (status objects and Events written); the CPU used until then is the start-up cost;
  * - after an idle window (240 s: the daemon pages its code out about 2 s after it settles, and what it still runs
@@ -64,6 +67,7 @@ const { values } = parseArgs({
     bundle: { type: "string" },
     "v8-flags": { type: "string" },
     "deno-flags": { type: "string" },
+    timeline: { type: "string" },
   },
 });
 const QUICK = values.quick;
@@ -77,6 +81,8 @@ if (SIZES.some((n) => !Number.isInteger(n) || n < 0)) {
   console.error(`footprint: --sizes "${values.sizes}" is not valid: expected counts like 0,100,1000`);
   Deno.exit(2);
 }
+/** Directory for each run's start-up timeline (`--timeline`), or undefined. */
+const TIMELINE_DIR = values.timeline;
 const IDLE_SECONDS = Number(values["idle-seconds"] ?? (QUICK ? 5 : 240));
 /** Idle window of the tuning runs (each setting runs twice, so this sets most of the tuning part's length). */
 const TUNING_IDLE_SECONDS = QUICK ? 3 : 30;
@@ -374,7 +380,8 @@ function watchRequests(cluster: Cluster): { first: number; servicesListed: numbe
   const marks = { first: NaN, servicesListed: NaN, stop: () => clearInterval(timer) };
   const timer = setInterval(() => {
     const requests = cluster.api.requests;
-    if (requests.length > from && Number.isNaN(marks.first)) marks.first = wallMs();
+    // The request's own arrival time: this timer cannot run while the server is busy answering it.
+    if (requests.length > from && Number.isNaN(marks.first)) marks.first = requests[from]!.receivedAt ?? wallMs();
     for (; seen < requests.length; seen++) {
       const r = requests[seen]!;
       if (r.method === "GET" && SERVICES_COLLECTION.test(r.path)) {
@@ -385,6 +392,39 @@ function watchRequests(cluster: Cluster): { first: number; servicesListed: numbe
     }
   }, 1);
   return marks;
+}
+
+const WATCHED_COLLECTIONS = [
+  SERVICES_COLLECTION,
+  /^\/apis\/discovery\.k8s\.io\/v1\/(namespaces\/[^/]+\/)?endpointslices$/,
+];
+
+/** When the daemon started the later of its Service and EndpointSlice watches (its caches had listed): wall ms. */
+function cachesListedAt(cluster: Cluster, since: number): number {
+  const starts = WATCHED_COLLECTIONS.map((collection) =>
+    cluster.api.requests.find((r) => r.verb === "watch" && (r.receivedAt ?? 0) >= since && collection.test(r.path))
+      ?.receivedAt ?? NaN
+  );
+  return Math.max(...starts);
+}
+
+/** Writes one run's API requests until ready and, once it settles, the daemon's output (`--timeline`). */
+function writeTimeline(
+  cluster: Cluster,
+  run: { setting: Setting; services: number; spawnedAt: number; firstAt: number; readyAt: number; daemon: LabProcess },
+): void {
+  const setting = run.setting === SHIPPED ? "" : `-${run.setting.name.replace(/[^\w.=-]+/g, "_").slice(0, 60)}`;
+  const base = `${TIMELINE_DIR}/${run.services}-services${setting}`;
+  const lines = ["# ms after the first request, ms to answer, method, path, status"];
+  for (const r of cluster.api.requests) {
+    if (r.receivedAt === undefined || r.receivedAt < run.spawnedAt || r.receivedAt > run.readyAt) continue;
+    const answered = r.answeredAt === undefined ? "-" : (r.answeredAt - r.receivedAt).toFixed(1);
+    lines.push(`${(r.receivedAt - run.firstAt).toFixed(1)} ${answered} ${r.method} ${r.verb} ${r.path} ${r.status}`);
+  }
+  lines.push(`${(run.readyAt - run.firstAt).toFixed(1)} ready`);
+  Deno.mkdirSync(TIMELINE_DIR!, { recursive: true });
+  Deno.writeTextFileSync(`${base}.requests.txt`, lines.join("\n") + "\n");
+  run.daemon.exited.finally(() => Deno.writeTextFileSync(`${base}.output.txt`, run.daemon.output()));
 }
 
 async function scrape(cluster: Cluster, node: LabHost): Promise<Map<string, number>> {
@@ -454,6 +494,8 @@ interface RunResult {
   readyFromSpawn: number;
   /** ms from the API server's first request to the first real /readyz 200. */
   readyFromApi: number;
+  /** ms from the API server's first request to the start of the later of the Service and EndpointSlice watches. */
+  listedFromApi: number;
   /** /readyz answered 200 before the daemon had asked for the Services. */
   earlyReady: boolean;
   /** ms from spawn to settled (or to SETTLE_LIMIT_MS when `settledInTime` is false). */
@@ -529,6 +571,17 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
       { timeoutMs: 120_000, intervalMs: 5 },
     );
     const earlyReady = readyTimes(poller).some((t) => t < requests.first);
+    const listedAt = cachesListedAt(cluster, spawnedAt);
+    if (TIMELINE_DIR !== undefined) {
+      writeTimeline(cluster, {
+        setting: options.setting,
+        services: options.services,
+        spawnedAt,
+        firstAt: requests.first,
+        readyAt,
+        daemon,
+      });
+    }
     poller.kill("SIGKILL");
     pid = denoPidOf(daemon.pid);
     const addresses = addressesFor(options.services);
@@ -559,6 +612,7 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
       services: options.services,
       readyFromSpawn: readyAt - spawnedAt,
       readyFromApi: readyAt - requests.first,
+      listedFromApi: listedAt - requests.first,
       earlyReady,
       settled: settledAt - spawnedAt,
       startupCpu,
@@ -581,6 +635,7 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
       services: options.services,
       readyFromSpawn: NaN,
       readyFromApi: NaN,
+      listedFromApi: NaN,
       earlyReady: false,
       settled: NaN,
       startupCpu: NaN,
@@ -720,6 +775,7 @@ async function sizesPart(): Promise<void> {
       pct(r.idleCpu),
       ms(r.readyFromSpawn),
       ms(r.readyFromApi),
+      ms(r.listedFromApi),
       secs(r.settled / 1000, 1, r.settledInTime),
       secs(r.startupCpu, 2, r.settledInTime),
       secs(r.burstCpu, 2, r.burstInTime),
@@ -736,6 +792,7 @@ async function sizesPart(): Promise<void> {
     "idle CPU %",
     "ready ms (spawn)",
     "ready ms (API)",
+    "listed ms (API)",
     "settled s",
     "start CPU s",
     "burst CPU s",
