@@ -25,6 +25,13 @@ export interface InformerChange<T> {
   previous: T | undefined;
 }
 
+/**
+ * Objects per LIST page when an informer lists. client-go pages by 500; with 10,000 Services, 2,000 got the daemon
+ * ready about a quarter sooner in the footprint benchmark (median of three runs each: 0.87 s against 1.13 s; five
+ * round trips a list instead of twenty), for a transient page of a few megabytes.
+ */
+export const DEFAULT_PAGE_SIZE = 2000;
+
 /** Options for {@link Informer}. */
 export interface InformerOptions<T extends KubeObject> {
   /** The client to list and watch with. */
@@ -43,7 +50,10 @@ export interface InformerOptions<T extends KubeObject> {
   random?: () => number;
   /** Backoff on errors; default 200 ms doubling to 30 s. */
   backoff?: { initialMs?: number; maxMs?: number };
-  /** LIST page size; default 500. */
+  /**
+   * LIST page size; default {@link DEFAULT_PAGE_SIZE}. Pages of one list are asked for one after another, so
+   * fewer, larger pages get a large cluster listed sooner.
+   */
   pageSize?: number;
   /** Watch idle timeout (hung stream); default 150,000 ms (see {@link WatchOptions.idleTimeoutMs}). */
   idleTimeoutMs?: number;
@@ -270,7 +280,7 @@ export class Informer<T extends KubeObject> {
     const { items, resourceVersion } = await this.#options.client.list<T>(this.#options.path, {
       ...(this.#options.labelSelector === undefined ? {} : { labelSelector: this.#options.labelSelector }),
       ...(this.#options.fieldSelector === undefined ? {} : { fieldSelector: this.#options.fieldSelector }),
-      limit: this.#options.pageSize ?? 500,
+      limit: this.#options.pageSize ?? DEFAULT_PAGE_SIZE,
       signal,
     });
     const fresh = new Map<string, T>();

@@ -2,7 +2,7 @@ import { assert, assertEquals } from "../../tests/assert.ts";
 import { json, scriptedFetch, service, status, Stream } from "./_testing.ts";
 import { KubeClient } from "./client.ts";
 import { FakeClock } from "./clock.ts";
-import { Informer, type InformerChange } from "./informer.ts";
+import { DEFAULT_PAGE_SIZE, Informer, type InformerChange } from "./informer.ts";
 import type { Service } from "./types.ts";
 
 const config = { server: "https://192.0.2.1:6443", token: "t", source: "test" };
@@ -25,6 +25,24 @@ function setup(handler: Parameters<typeof scriptedFetch>[0]) {
 }
 
 const isWatch = (url: URL) => url.searchParams.get("watch") === "1";
+
+Deno.test("Informer without a page size lists by DEFAULT_PAGE_SIZE (2,000) objects a page", async () => {
+  const clock = new FakeClock();
+  const stream = new Stream();
+  const { fetch, requests } = scriptedFetch((r) =>
+    isWatch(r.url) ? stream.response : json(200, { metadata: { resourceVersion: "1" }, items: [] })
+  );
+  const informer = new Informer<Service>({
+    client: new KubeClient({ config, fetch, clock }),
+    path: "/api/v1/services",
+    clock,
+  });
+  informer.start();
+  await informer.synced();
+  assertEquals(requests[0]?.url.searchParams.get("limit"), String(DEFAULT_PAGE_SIZE));
+  assertEquals(DEFAULT_PAGE_SIZE, 2000);
+  await informer.stop();
+});
 
 Deno.test("Informer lists every page, then watches from the list's resourceVersion", async () => {
   const stream = new Stream();
