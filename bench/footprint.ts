@@ -571,7 +571,6 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
       { timeoutMs: 120_000, intervalMs: 5 },
     );
     const earlyReady = readyTimes(poller).some((t) => t < requests.first);
-    const listedAt = cachesListedAt(cluster, spawnedAt);
     if (TIMELINE_DIR !== undefined) {
       writeTimeline(cluster, {
         setting: options.setting,
@@ -612,7 +611,8 @@ async function runDaemon(cluster: Cluster, options: RunOptions): Promise<RunResu
       services: options.services,
       readyFromSpawn: readyAt - spawnedAt,
       readyFromApi: readyAt - requests.first,
-      listedFromApi: listedAt - requests.first,
+      // Read now, not at ready: /readyz can answer before the last watch request has reached the server.
+      listedFromApi: cachesListedAt(cluster, spawnedAt) - requests.first,
       earlyReady,
       settled: settledAt - spawnedAt,
       startupCpu,
