@@ -12,11 +12,12 @@
  *
  * `--bundle` measures another build of the daemon (say, a candidate fix) with the same harness; `--v8-flags` runs the
  * sizes part with other V8 flags than the shipped ones, `--deno-flags` with extra `deno run` flags (a CPU profile, say),
- * `--timeline` writes each run's API requests until ready (arrival, ms to answer) and the daemon's output to a directory. The default part `all` is the sizes table plus a short
- * comparison (V8's defaults, what ships, and what ships with `--page-out off`) and takes about 25 minutes;
- * `--part tuning` compares every flag one at a time (about 20 minutes more). A run that has not settled within 60 s,
- * or a burst still busy after 30 s, is cut short and its figures marked as lower bounds (">"). Exit status 77 means
- * "cannot run here" (not root, no namespaces, no bundle); bench/run.ts reports it as skipped.
+ * and `--timeline` writes each run's API requests until ready (arrival, ms to answer) and the daemon's output to a
+ * directory. The default part `all` is the sizes table plus a short comparison (V8's defaults, what ships, and what
+ * ships with `--page-out off`) and takes about 25 minutes; `--part tuning` compares every flag one at a time (about
+ * 20 minutes more). A run that has not settled within 60 s, or a burst still busy after 30 s, is cut short and its
+ * figures marked as lower bounds (">"). Exit status 77 means "cannot run here" (not root, no namespaces, no bundle);
+ * bench/run.ts reports it as skipped.
  *
  * The daemon ships with `--no-code-cache`, so its first start and every restart are alike; only the tuning row that
  * keeps V8's code cache is measured after a warm-up start that writes the cache.
@@ -415,7 +416,7 @@ function writeTimeline(
 ): void {
   const setting = run.setting === SHIPPED ? "" : `-${run.setting.name.replace(/[^\w.=-]+/g, "_").slice(0, 60)}`;
   const base = `${TIMELINE_DIR}/${run.services}-services${setting}`;
-  const lines = ["# ms after the first request, ms to answer, method, path, status"];
+  const lines = ["# ms after the first request, ms to answer, method, verb, path, status"];
   for (const r of cluster.api.requests) {
     if (r.receivedAt === undefined || r.receivedAt < run.spawnedAt || r.receivedAt > run.readyAt) continue;
     const answered = r.answeredAt === undefined ? "-" : (r.answeredAt - r.receivedAt).toFixed(1);
