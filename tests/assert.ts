@@ -91,3 +91,17 @@ export async function waitFor<T>(
   const cause = lastError instanceof Error ? `: last error ${lastError.message}` : "";
   throw new Error(`Timed out after ${options.timeoutMs ?? 10_000} ms waiting for ${what}${cause}`);
 }
+
+/**
+ * Waits until a 1-ms interval timer has run five times (within 2 s): proof that the event loop keeps turning while
+ * something else waits, such as a poll on a worker thread. `what` names that wait in the timeout message.
+ */
+export async function waitForTimerTicks(what: string): Promise<void> {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  try {
+    await waitFor(`timers to run while ${what}`, () => ticks >= 5, { timeoutMs: 2000 });
+  } finally {
+    clearInterval(timer);
+  }
+}

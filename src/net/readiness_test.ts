@@ -1,5 +1,5 @@
 // The watched descriptor is an eventfd: readable while its counter is above zero, so no network is needed.
-import { assert, assertEquals, assertRejects, waitFor } from "../../tests/assert.ts";
+import { assert, assertEquals, assertRejects, waitFor, waitForTimerTicks } from "../../tests/assert.ts";
 import { check, EFD_CLOEXEC, EFD_NONBLOCK, F_GETFL, libc } from "./libc.ts";
 import { Readiness, type ReadOutcome } from "./readiness.ts";
 import { ffiSkipReason } from "./testing.ts";
@@ -35,13 +35,7 @@ Deno.test({
   await using readiness = new Readiness(watched.fd, "test descriptor");
   let done: boolean | undefined;
   const waiting = readiness.wait().then((ready) => (done = ready));
-  let ticks = 0;
-  const timer = setInterval(() => ticks++, 1);
-  try {
-    await waitFor("timers to run while poll waits", () => ticks >= 5, { timeoutMs: 2000 });
-  } finally {
-    clearInterval(timer);
-  }
+  await waitForTimerTicks("poll waits");
   assertEquals(done, undefined);
   watched.add();
   assertEquals(await waiting, true);

@@ -1,5 +1,12 @@
 // Loopback only: every socket binds 127.0.0.1 or ::1 on a port the kernel picks.
-import { assert, assertEquals, assertStringIncludes, assertThrows, waitFor } from "../../tests/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertStringIncludes,
+  assertThrows,
+  waitFor,
+  waitForTimerTicks,
+} from "../../tests/assert.ts";
 import { libc, LibcError } from "./libc.ts";
 import { ffiSkipReason } from "./testing.ts";
 import { decodeSockaddr, encodeSockaddr, type ReceivedDatagram, UdpSocket } from "./udp_socket.ts";
@@ -54,13 +61,7 @@ Deno.test({
   const received: ReceivedDatagram[] = [];
   const reading = collect(b, received);
   // The reader now waits in poll on a worker thread: timers keep running meanwhile.
-  let ticks = 0;
-  const timer = setInterval(() => ticks++, 1);
-  try {
-    await waitFor("timers to run while the reader waits", () => ticks >= 5, { timeoutMs: 2000 });
-  } finally {
-    clearInterval(timer);
-  }
+  await waitForTimerTicks("the reader waits");
   a.sendTo(Uint8Array.of(1, 2, 3), "127.0.0.1", b.port);
   a.sendTo(new Uint8Array(0), "127.0.0.1", b.port);
   await waitFor("two datagrams", () => received.length === 2, { timeoutMs: 2000 });
