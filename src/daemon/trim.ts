@@ -168,9 +168,12 @@ export function createHeapTrimmer(options: HeapTrimmerOptions): HeapTrimmer {
       }
     }
     trims++;
-    if (kind === "work") lastTrim = clock.now();
-    if (kind === "work") settleDueAt = pagedOutMiB === undefined ? undefined : clock.now() + settlePageOutMs;
-    if (kind === "settle") settleDueAt = undefined;
+    if (kind === "work") {
+      lastTrim = clock.now();
+      settleDueAt = pagedOutMiB === undefined ? undefined : clock.now() + settlePageOutMs;
+    } else if (kind === "settle") {
+      settleDueAt = undefined;
+    }
     lastRelease = clock.now();
     armIdle();
     log.debug("returned freed memory to the system", {
