@@ -65,9 +65,14 @@ function bpf(command: number, attr: Uint8Array<ArrayBuffer>, call: string): numb
   return check(call, libc().syscall(BigInt(number), BigInt(command), attr, BigInt(attr.length)));
 }
 
-function newAttr(): { bytes: Uint8Array<ArrayBuffer>; view: DataView } {
-  const bytes = new Uint8Array(ATTR_BYTES);
+/** Zeroed bytes with a view over them. */
+function viewedBytes(size: number): { bytes: Uint8Array<ArrayBuffer>; view: DataView } {
+  const bytes = new Uint8Array(size);
   return { bytes, view: new DataView(bytes.buffer) };
+}
+
+function newAttr(): { bytes: Uint8Array<ArrayBuffer>; view: DataView } {
+  return viewedBytes(ATTR_BYTES);
 }
 
 function writeName(bytes: Uint8Array, offset: number, name: string): void {
@@ -274,10 +279,7 @@ export function monotonicNs(): bigint {
 }
 
 /** struct timespec for {@link monotonicNs}, reused: it is read every 200 ms. */
-const timespecBuffer = (() => {
-  const bytes = new Uint8Array(16);
-  return { bytes, view: new DataView(bytes.buffer) };
-})();
+const timespecBuffer = viewedBytes(16);
 
 /** CLOCK_MONOTONIC, uapi/linux/time.h */
 const CLOCK_MONOTONIC = 1;
